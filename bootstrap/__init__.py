@@ -1,0 +1,1 @@
+"""rootstrap: build a Linux distribution's root filesystem without root."""
