@@ -1,0 +1,70 @@
+"""Package families: one per package format. The pipeline asks every family the
+same questions and never which distribution it is building."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from bootstrap.errors import die
+from bootstrap.fetch import Fetcher, Wanted
+from bootstrap.ledger import Ledger
+from bootstrap.recipe import Recipe, Release, Variant
+from bootstrap.sandbox import Sandbox
+from bootstrap.treewriter import TreeWriter
+from bootstrap.trust import Keyring
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """A package picked for the tree, and where its verified archive comes from."""
+    name: str
+    version: str
+    wanted: Wanted
+
+
+class Family(ABC):
+    def __init__(self, recipe: Recipe, release: Release, arch: str) -> None:
+        self.recipe = recipe
+        self.release = release
+        self.arch = arch
+
+    @abstractmethod
+    def load_index(self, fetcher: Fetcher, keyring: Keyring) -> None:
+        """Fetch the repository index, verify its signature, parse it."""
+
+    @abstractmethod
+    def select(self, variant: Variant, include: list[str], exclude: list[str]) -> list[Chosen]:
+        """The dependency closure of the variant's packages plus include."""
+
+    @abstractmethod
+    def prepare(self, writer: TreeWriter) -> None:
+        """Lay out what must exist before the first package (merged /usr links)."""
+
+    @abstractmethod
+    def unpack(self, pkg: Chosen, archive: Path, writer: TreeWriter) -> None:
+        """Stream one verified package archive into the tree."""
+
+    @abstractmethod
+    def register(self, writer: TreeWriter) -> None:
+        """Write the target's package database for everything unpacked."""
+
+    @abstractmethod
+    def configure(self, sandbox: Sandbox, root: Path, path_prefix: str,
+                  log: Optional[int]) -> None:
+        """Run scriptlets, triggers and hooks inside the tree."""
+
+    @abstractmethod
+    def seed(self, writer: TreeWriter, mirror: str) -> None:
+        """The family's own configuration: package sources pointing at the mirror."""
+
+    def finish(self, writer: TreeWriter, ledger: Ledger) -> None:
+        """Tidy what configuring leaves behind."""
+
+
+def family_for(recipe: Recipe, release: Release, arch: str) -> Family:
+    if recipe.family == "deb":
+        from bootstrap.families.deb.family import DebFamily
+        return DebFamily(recipe, release, arch)
+    die(f"recipe {recipe.path}: unknown family '{recipe.family}' (known: deb)")

@@ -1,0 +1,108 @@
+"""Streaming readers for the archive formats packages come in: ar, and tar
+compressed with gzip, bzip2, xz or zstd. Also the one loop that feeds tar
+members into the confined tree writer."""
+from __future__ import annotations
+
+import io
+import tarfile
+from typing import BinaryIO, Callable, Iterator, Optional
+
+import zstandard
+
+from bootstrap.ledger import BLOCK, CHAR, FIFO
+from bootstrap.treewriter import TreeWriter, Unsafe, clean_member
+
+AR_MAGIC = b"!<arch>\n"
+
+
+class Bounded(io.RawIOBase):
+    """At most `size` bytes of an underlying stream."""
+
+    def __init__(self, raw: BinaryIO, size: int) -> None:
+        self.raw = raw
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray) -> int:  # type: ignore[override]
+        if self.left <= 0:
+            return 0
+        n = min(len(b), self.left)
+        data = self.raw.read(n)
+        b[: len(data)] = data
+        self.left -= len(data)
+        return len(data)
+
+    def drain(self) -> None:
+        while self.left > 0:
+            chunk = self.raw.read(min(self.left, 1 << 20))
+            if not chunk:
+                break
+            self.left -= len(chunk)
+
+
+def ar_members(f: BinaryIO, what: str) -> Iterator[tuple[str, Bounded]]:
+    """(name, stream) for each member of an ar archive; each stream must be
+    consumed (or is skipped) before the next member is read."""
+    if f.read(8) != AR_MAGIC:
+        raise ValueError(f"{what}: not an ar archive")
+    while True:
+        header = f.read(60)
+        if not header:
+            return
+        if len(header) != 60 or header[58:60] != b"`\n":
+            raise ValueError(f"{what}: damaged ar header")
+        name = header[:16].decode("ascii", "replace").strip().rstrip("/")
+        size = int(header[48:58].decode().strip())
+        member = Bounded(f, size)
+        yield name, member
+        member.drain()
+        if size % 2:
+            f.read(1)
+
+
+def open_tar(stream: BinaryIO, name: str) -> tarfile.TarFile:
+    """A streaming tar reader for a member named like data.tar.xz."""
+    buffered = io.BufferedReader(stream, 1 << 20) if isinstance(stream, io.RawIOBase) else stream
+    if name.endswith(".zst"):
+        reader = zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True)
+        return tarfile.open(fileobj=reader, mode="r|")
+    return tarfile.open(fileobj=buffered, mode="r|*")
+
+
+def tar_to_tree(tar: tarfile.TarFile, writer: TreeWriter,
+                on_path: Optional[Callable[[str, tarfile.TarInfo], None]] = None) -> None:
+    """Write every member of tar into the tree; on_path sees each cleaned name.
+
+    Raises Unsafe for members that would escape or that no package may hold."""
+    for m in tar:
+        rel = clean_member(m.name)
+        if on_path:
+            on_path(rel, m)
+        if not rel:
+            continue
+        xattrs = {k[len("SCHILY.xattr."):]: v.encode("utf-8", "surrogateescape")
+                  for k, v in m.pax_headers.items() if k.startswith("SCHILY.xattr.")}
+        mtime = float(m.mtime)
+        if m.isdir():
+            path = writer.mkdir(rel, m.mode, m.uid, m.gid, mtime)
+        elif m.isreg():
+            src = tar.extractfile(m)
+            assert src is not None
+            path = writer.write_file(rel, src, m.mode, m.uid, m.gid, mtime)
+        elif m.issym():
+            path = writer.symlink(rel, m.linkname, m.uid, m.gid, mtime)
+        elif m.islnk():
+            path = writer.hardlink(rel, clean_member(m.linkname))
+        elif m.ischr() or m.isblk():
+            path = writer.node(rel, CHAR if m.ischr() else BLOCK, m.mode, m.uid, m.gid,
+                               (m.devmajor, m.devminor))
+        elif m.isfifo():
+            path = writer.node(rel, FIFO, m.mode, m.uid, m.gid)
+        else:
+            raise Unsafe(f"unsupported tar entry type for {m.name}")
+        if xattrs:
+            entry = writer.ledger.get(path)
+            if entry:
+                entry.xattrs.update(xattrs)

@@ -1,0 +1,224 @@
+"""The pipeline: recipe and options in, a verified, configured tree out."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from tqdm import tqdm
+
+from bootstrap import emit, ownership, seed
+from bootstrap.cache import Cache
+from bootstrap.errors import Die, die
+from bootstrap.families import family_for
+from bootstrap.fetch import Fetcher
+from bootstrap.ledger import BLOCK, CHAR, DIR, SYMLINK, Entry, Ledger
+from bootstrap.recipe import Recipe
+from bootstrap.sandbox import Sandbox, choose, shim
+from bootstrap.treewriter import TreeWriter
+
+# What a container's /dev holds; recorded for tarballs, never created unprivileged.
+DEV_NODES = (("console", CHAR, 0o600, (5, 1)), ("full", CHAR, 0o666, (1, 7)),
+             ("null", CHAR, 0o666, (1, 3)), ("ptmx", CHAR, 0o666, (5, 2)),
+             ("random", CHAR, 0o666, (1, 8)), ("tty", CHAR, 0o666, (5, 0)),
+             ("urandom", CHAR, 0o666, (1, 9)), ("zero", CHAR, 0o666, (1, 5)))
+DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+             ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"))
+
+
+@dataclass
+class Options:
+    target: Path
+    release: Optional[str] = None
+    arch: Optional[str] = None
+    variant: Optional[str] = None
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    mirrors: list[str] = field(default_factory=list)
+    keyrings: list[Path] = field(default_factory=list)
+    hostname: Optional[str] = None
+    configure: bool = True
+    cache: Optional[Path] = None
+    mode: str = "auto"
+    format: str = "auto"
+    jobs: int = 4
+    quiet: bool = False
+    verbose: bool = False
+
+
+@dataclass
+class Result:
+    target: str
+    distro: str
+    release: str
+    arch: str
+    variant: str
+    packages: list[dict[str, str]]
+    mode: str
+    mode_reason: str
+    refused: list[str]
+    format: str
+    seconds: float = 0.0
+    downloads: int = 0
+
+
+def _say(opts: Options, text: str) -> None:
+    if opts.verbose:
+        print(f"rootstrap: {text}", file=sys.stderr)
+
+
+def _bar(opts: Options, **kw: object) -> tqdm:
+    return tqdm(disable=opts.quiet or not sys.stderr.isatty(), file=sys.stderr, leave=False,
+                **kw)
+
+
+def _dev(writer: TreeWriter) -> None:
+    writer.mkdir("dev", 0o755, 0, 0)
+    for name, kind, mode, rdev in DEV_NODES:
+        if not os.path.lexists(writer.full(f"dev/{name}")):
+            writer.node(f"dev/{name}", kind, mode, 0, 0, rdev)
+    for name, target in DEV_LINKS:
+        writer.symlink(f"dev/{name}", target)
+    writer.mkdir("dev/pts", 0o755, 0, 0)
+    writer.mkdir("dev/shm", 0o1777, 0, 0)
+
+
+def _remove(path: Path, sandbox: Optional[Sandbox]) -> None:
+    if not os.path.lexists(path):
+        return
+    try:
+        shutil.rmtree(path)
+    except PermissionError:
+        if sandbox is None:
+            raise
+        sandbox.call(lambda: shutil.rmtree(path))
+
+
+def build(recipe: Recipe, opts: Options) -> Result:
+    started = time.monotonic()
+    release = recipe.release(opts.release)
+    variant = recipe.variant(opts.variant)
+    arch = recipe.arch(opts.arch)
+    fmt = emit.format_for(opts.target, opts.format)
+    target = opts.target.absolute()
+    if os.path.lexists(target) and not (fmt == "dir" and target.is_dir()
+                                        and not any(target.iterdir())):
+        die(f"{target} already exists; remove it or choose another target")
+    if not target.parent.is_dir():
+        die(f"{target.parent} is not a directory")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        die(f"cannot write to {target.parent}")
+    from bootstrap.trust import open_keyring
+    keyring = open_keyring(recipe.keyrings, opts.keyrings)
+    try:
+        return _build(recipe, opts, release, variant, arch, fmt, target, keyring, started)
+    finally:
+        keyring.close()
+
+
+def _build(recipe, opts, release, variant, arch, fmt, target, keyring, started):  # type: ignore[no-untyped-def]
+    cache = Cache(opts.cache or _default_cache())
+    fetcher = Fetcher(opts.mirrors or list(recipe.mirrors), cache, opts.jobs)
+    family = family_for(recipe, release, arch)
+    _say(opts, f"fetching the index of {recipe.name} {release.name} {arch}")
+    family.load_index(fetcher, keyring)
+    chosen = family.select(variant, opts.include, opts.exclude)
+    _say(opts, f"{len(chosen)} packages selected")
+
+    sandbox: Optional[Sandbox] = None
+    if opts.configure or fmt == "dir":
+        try:
+            sandbox = choose(opts.mode)
+        except Die:
+            if opts.configure:
+                raise
+        if sandbox:
+            _say(opts, f"mode {sandbox.mode}: {sandbox.reason}"
+                 + "".join(f"; refused {r}" for r in sandbox.refused))
+
+    total = sum(c.wanted.size for c in chosen)
+    with _bar(opts, total=total, unit="B", unit_scale=True, desc="download") as bar:
+        archives = fetcher.many([c.wanted for c in chosen], bar.update)
+
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.rootstrap-", dir=target.parent))
+    applied = False
+    try:
+        ledger = Ledger()
+        writer = TreeWriter(staging, ledger)
+        writer.mkdir(".", 0o755, 0, 0)
+        family.prepare(writer)
+        with _bar(opts, total=len(chosen), unit="pkg", desc="unpack") as bar:
+            for pkg, archive in zip(chosen, archives):
+                family.unpack(pkg, archive, writer)
+                bar.update(1)
+        family.register(writer)
+        _dev(writer)
+        if opts.configure:
+            assert sandbox is not None
+            _configure(family, sandbox, staging, ledger, opts)
+            applied = True
+        seed.seed(writer, opts.hostname or recipe.hostname)
+        family.seed(writer, fetcher.mirror)
+        family.finish(writer, ledger)
+        if fmt == "dir":
+            chown = bool(sandbox and sandbox.can_chown)
+            if sandbox:
+                sandbox.call(lambda: ownership.materialize(staging, ledger, chown))
+            else:
+                ownership.materialize(staging, ledger, False)
+            applied = True
+            ledger.save(target.parent / f"{target.name}.rootstrap-ledger")
+            if target.is_dir():
+                target.rmdir()
+            os.rename(staging, target)
+        else:
+            epoch = os.environ.get("SOURCE_DATE_EPOCH")
+            with _bar(opts, total=None, desc="write"):
+                emit.write_tar(staging, ledger, target, fmt, int(epoch) if epoch else None)
+            _remove(staging, sandbox if applied else None)
+    except BaseException:
+        _remove(staging, sandbox if applied else None)
+        raise
+    return Result(
+        target=str(target), distro=recipe.name, release=release.name, arch=arch,
+        variant=variant.name, packages=[{"name": c.name, "version": c.version} for c in chosen],
+        mode=sandbox.mode if sandbox else "none",
+        mode_reason=sandbox.reason if sandbox else "nothing to run",
+        refused=sandbox.refused if sandbox else [], format=fmt,
+        seconds=round(time.monotonic() - started, 2), downloads=fetcher.downloads)
+
+
+def _configure(family, sandbox: Sandbox, root: Path, ledger: Ledger, opts: Options) -> None:  # type: ignore[no-untyped-def]
+    chown = sandbox.can_chown
+    sandbox.call(lambda: ownership.materialize(root, ledger, chown))
+    prefix = "" if chown else shim.install(root)
+    log_file = None if opts.verbose else tempfile.TemporaryFile(prefix="rootstrap-log-")
+    try:
+        try:
+            family.configure(sandbox, root, prefix, log_file.fileno() if log_file else None)
+        except Die as e:
+            if log_file:
+                log_file.seek(0)
+                tail = [ln for ln in log_file.read().decode(errors="replace").splitlines()
+                        if ln.strip()][-1:]
+                if tail:
+                    raise Die(f"{e.message}: {tail[0].strip()}") from None
+            raise
+    finally:
+        if log_file:
+            log_file.close()
+    seen = sandbox.call(lambda: ownership.harvest(root, chown))
+    ownership.merge(ledger, seen, chown)
+    if not chown:
+        writer = TreeWriter(root, ledger)
+        shim.collect(root, ledger, lambda p, follow: writer.resolve(p, follow_last=follow))
+
+
+def _default_cache() -> Path:
+    from bootstrap.paths import default_cache
+    return default_cache()

@@ -1,0 +1,118 @@
+"""The download cache: content-addressed objects and revalidated index files.
+
+Objects live under the SHA256 a signed index promised for them, so trees and
+users share them and a reused object is checked again before it is trusted.
+Every write goes to a temporary file in the same folder and is renamed into
+place, so a concurrent build never sees half an object.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Iterator, Optional
+
+from bootstrap.errors import die
+
+CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class Cache:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        try:
+            (root / "objects").mkdir(parents=True, exist_ok=True)
+            (root / "index").mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            die(f"cannot use cache {root}: {e.strerror}")
+
+    def object_path(self, sha256: str) -> Path:
+        return self.root / "objects" / sha256[:2] / sha256
+
+    def lookup(self, sha256: str) -> Optional[Path]:
+        """The cached object, if present and still matching its digest."""
+        path = self.object_path(sha256)
+        if not path.is_file():
+            return None
+        if sha256_file(path) != sha256:
+            path.unlink(missing_ok=True)  # a corrupted object is dropped, never served
+            return None
+        return path
+
+    def writer(self, folder: Path) -> "AtomicFile":
+        folder.mkdir(parents=True, exist_ok=True)
+        return AtomicFile(folder)
+
+    def store(self, sha256: str, chunks: Iterator[bytes]) -> Path:
+        """Write chunks; keep them only if they hash to sha256, else raise ValueError."""
+        path = self.object_path(sha256)
+        with self.writer(path.parent) as out:
+            h = hashlib.sha256()
+            for chunk in chunks:
+                h.update(chunk)
+                out.file.write(chunk)
+            if h.hexdigest() != sha256:
+                raise ValueError(h.hexdigest())
+            out.commit(path)
+        return path
+
+    # Index files are named by URL and carry the validators of the last answer.
+    def _index_base(self, url: str) -> Path:
+        return self.root / "index" / hashlib.sha256(url.encode()).hexdigest()
+
+    def index_validators(self, url: str) -> dict[str, str]:
+        meta = self._index_base(url).with_suffix(".json")
+        data = self._index_base(url).with_suffix(".data")
+        if not (meta.is_file() and data.is_file()):
+            return {}
+        try:
+            return json.loads(meta.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def index_data(self, url: str) -> bytes:
+        return self._index_base(url).with_suffix(".data").read_bytes()
+
+    def store_index(self, url: str, data: bytes, validators: dict[str, str]) -> None:
+        base = self._index_base(url)
+        with self.writer(base.parent) as out:
+            out.file.write(data)
+            out.commit(base.with_suffix(".data"))
+        with self.writer(base.parent) as out:
+            out.file.write(json.dumps(dict(validators, url=url)).encode())
+            out.commit(base.with_suffix(".json"))
+
+
+class AtomicFile:
+    """A temporary file that becomes visible only through commit()."""
+
+    def __init__(self, folder: Path) -> None:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        self.tmp = Path(name)
+        self.file: IO[bytes] = os.fdopen(fd, "wb")
+        self.done = False
+
+    def commit(self, dest: Path) -> None:
+        self.file.flush()
+        os.fchmod(self.file.fileno(), 0o644)
+        self.file.close()
+        os.replace(self.tmp, dest)
+        self.done = True
+
+    def __enter__(self) -> "AtomicFile":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.done:
+            self.file.close()
+            self.tmp.unlink(missing_ok=True)

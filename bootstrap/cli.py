@@ -1,0 +1,108 @@
+"""Command line: `rootstrap DISTRO TARGET [options]` and `rootstrap list`."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import NoReturn, Optional, Sequence
+
+from bootstrap import recipe as recipes
+from bootstrap.errors import Die
+
+PROG = "rootstrap"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Build a Linux distribution's root filesystem "
+                "without root.", epilog="`rootstrap list` shows every recipe.")
+    p.add_argument("distro", help="recipe name from recipes/ or path to a recipe YAML")
+    p.add_argument("target", help="directory or tarball (.tar, .tar.gz, .tar.xz, .tar.zst)")
+    p.add_argument("--release", help="release or suite (default: the recipe's)")
+    p.add_argument("--arch", help="architecture, in the distribution's own naming")
+    p.add_argument("--variant", help="package set (default: the recipe's)")
+    p.add_argument("--include", action="append", type=_csv, default=[], metavar="P,..",
+                   help="more packages")
+    p.add_argument("--exclude", action="append", type=_csv, default=[], metavar="P,..",
+                   help="packages never to install")
+    p.add_argument("--mirror", action="append", default=[], metavar="URL",
+                   help="mirror; repeat for failover (the first is used while it answers)")
+    p.add_argument("--keyring", action="append", default=[], type=Path, metavar="PATH",
+                   help="trust roots that replace the recipe's")
+    p.add_argument("--hostname", help="host name of the tree (default: the distro's name)")
+    p.add_argument("--no-configure", dest="configure", action="store_false",
+                   help="unpack and register only: run no scriptlet, trigger or hook")
+    p.add_argument("--cache", type=Path, metavar="DIR", help="download cache")
+    p.add_argument("--mode", default="auto", choices=("auto", "userns", "ptrace", "root"),
+                   help="how to act as root (default: the best this host allows)")
+    p.add_argument("--format", default="auto",
+                   choices=("auto", "dir", "tar", "tar.gz", "tar.xz", "tar.zst"))
+    p.add_argument("--jobs", type=int, default=4, metavar="N", help="parallel downloads")
+    loud = p.add_mutually_exclusive_group()
+    loud.add_argument("--quiet", "-q", action="store_true")
+    loud.add_argument("--verbose", "-v", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    return p
+
+
+def _list() -> int:
+    for r in recipes.all_recipes():
+        releases = ", ".join(
+            rel.name + (f" ({'/'.join(rel.aliases)})" if rel.aliases else "")
+            + (" [default]" if rel.name == r.default_release else "")
+            for rel in r.releases.values())
+        variants = ", ".join(v + (" [default]" if v == r.default_variant else "")
+                             for v in r.variants)
+        print(f"{r.name}: {r.description} ({r.family})")
+        print(f"  releases:      {releases}")
+        print(f"  architectures: {', '.join(r.architectures)}")
+        print(f"  variants:      {variants}")
+    return 0
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        if args_list[:1] == ["list"]:
+            return _list()
+        args = _parser().parse_args(args_list)
+        from bootstrap.build import Options, build
+        recipe = recipes.find(args.distro)
+        opts = Options(
+            target=Path(args.target).expanduser(), release=args.release, arch=args.arch,
+            variant=args.variant, include=[p for group in args.include for p in group],
+            exclude=[p for group in args.exclude for p in group], mirrors=args.mirror,
+            keyrings=args.keyring, hostname=args.hostname, configure=args.configure,
+            cache=args.cache, mode=args.mode, format=args.format, jobs=args.jobs,
+            quiet=args.quiet or args.json, verbose=args.verbose)
+        result = build(recipe, opts)
+    except Die as e:
+        print(f"{PROG}: error: {e.message}", file=sys.stderr)
+        return e.code
+    except KeyboardInterrupt:
+        print(f"{PROG}: error: interrupted; nothing was left behind", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(dataclasses.asdict(result), indent=2))
+    elif not args.quiet:
+        print(f"{result.target}: {result.distro} {result.release} {result.arch} "
+              f"{result.variant}, {len(result.packages)} packages, mode {result.mode}, "
+              f"{result.seconds:.1f} s", file=sys.stderr)
+    return 0

@@ -1,0 +1,123 @@
+"""Emitters: turn a built tree plus its ledger into what the user asked for.
+
+Owners and modes always come from the ledger, never from the disk, so a
+tarball made without root equals the one made with root."""
+from __future__ import annotations
+
+import gzip
+import io
+import lzma
+import os
+import stat
+import tarfile
+from pathlib import Path
+from typing import BinaryIO, Optional
+
+import zstandard
+
+from bootstrap.cache import AtomicFile
+from bootstrap.errors import die
+from bootstrap.ledger import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK, Ledger
+from bootstrap.ownership import walk
+
+TAR_FORMATS = ("tar", "tar.gz", "tar.xz", "tar.zst")
+FORMATS = ("dir",) + TAR_FORMATS
+
+
+def format_for(target: Path, fmt: str) -> str:
+    if fmt != "auto":
+        if fmt not in FORMATS:
+            die(f"unknown --format '{fmt}' (auto, {', '.join(FORMATS)})")
+        return fmt
+    name = target.name
+    for suffix in sorted(TAR_FORMATS, key=len, reverse=True):
+        if name.endswith("." + suffix):
+            return suffix
+    if name.endswith(".tgz"):
+        return "tar.gz"
+    return "dir"
+
+
+class _Compressed:
+    """A write-only compressing stream over a raw file, closed in order."""
+
+    def __init__(self, raw: BinaryIO, fmt: str) -> None:
+        self.raw = raw
+        if fmt == "tar.gz":
+            self.stream: BinaryIO = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="")
+        elif fmt == "tar.xz":
+            self.stream = lzma.LZMAFile(raw, "wb", preset=6)
+        elif fmt == "tar.zst":
+            self.stream = zstandard.ZstdCompressor(level=10).stream_writer(raw, closefd=False)
+        else:
+            self.stream = raw
+
+    def close(self) -> None:
+        if self.stream is not self.raw:
+            self.stream.close()
+
+
+_TYPES = {FILE: tarfile.REGTYPE, DIR: tarfile.DIRTYPE, SYMLINK: tarfile.SYMTYPE,
+          CHAR: tarfile.CHRTYPE, BLOCK: tarfile.BLKTYPE, FIFO: tarfile.FIFOTYPE}
+
+
+def write_tar(tree: Path, ledger: Ledger, target: Path, fmt: str,
+              epoch: Optional[int]) -> None:
+    """A tarball of tree at target (atomically), entries sorted, './' names."""
+    on_disk = {rel: st for rel, st in walk(tree)}
+    names = sorted(set(on_disk) | {k for k, e in ledger.entries.items()
+                                   if e.kind in (CHAR, BLOCK) and k not in on_disk})
+    with AtomicFile(target.parent) as out:
+        comp = _Compressed(out.file, fmt)
+        with tarfile.open(fileobj=comp.stream, mode="w|", format=tarfile.PAX_FORMAT,
+                          encoding="utf-8", errors="surrogateescape") as tar:
+            inodes: dict[tuple[int, int], str] = {}
+            for rel in names:
+                _add(tar, tree, rel, on_disk.get(rel), ledger, inodes, epoch)
+        comp.close()
+        out.commit(target)
+
+
+def _add(tar: tarfile.TarFile, tree: Path, rel: str, st: Optional[os.stat_result],
+         ledger: Ledger, inodes: dict[tuple[int, int], str], epoch: Optional[int]) -> None:
+    entry = ledger.get(rel)
+    info = tarfile.TarInfo("./" if rel == "." else "./" + rel)
+    info.uname = info.gname = ""
+    if st is None:
+        assert entry is not None
+        kind = entry.kind
+        info.mtime = epoch or 0
+    else:
+        kind = {stat.S_IFDIR: DIR, stat.S_IFLNK: SYMLINK, stat.S_IFCHR: CHAR,
+                stat.S_IFBLK: BLOCK, stat.S_IFIFO: FIFO}.get(stat.S_IFMT(st.st_mode), FILE)
+        mtime = int(st.st_mtime)
+        info.mtime = min(mtime, epoch) if epoch is not None else mtime
+    if entry is not None and entry.kind == kind:
+        info.mode, info.uid, info.gid = entry.mode, entry.uid, entry.gid
+        if entry.rdev:
+            info.devmajor, info.devminor = entry.rdev
+        for k, v in sorted(entry.xattrs.items()):
+            info.pax_headers["SCHILY.xattr." + k] = v.decode("utf-8", "surrogateescape")
+    else:
+        info.mode = stat.S_IMODE(st.st_mode) if st else 0o644
+        info.uid = info.gid = 0
+        if st is not None and kind in (CHAR, BLOCK):
+            info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    info.type = _TYPES[kind]
+    full = os.path.join(tree, rel)
+    if kind == SYMLINK:
+        info.linkname = os.readlink(full)
+        info.mode = 0o777
+    if kind == FILE and st is not None:
+        key = (st.st_dev, st.st_ino)
+        if st.st_nlink > 1 and key in inodes:
+            info.type = tarfile.LNKTYPE
+            info.linkname = inodes[key]
+            tar.addfile(info)
+            return
+        inodes[key] = info.name
+        info.size = st.st_size
+        with open(full, "rb") as f:
+            tar.addfile(info, f)
+        return
+    tar.addfile(info)

@@ -1,0 +1,108 @@
+"""The deb family: Debian-style archives, dpkg databases, maintainer scripts."""
+from __future__ import annotations
+
+import gzip
+import lzma
+from pathlib import Path
+from typing import Optional
+
+from bootstrap.errors import die
+from bootstrap.families import Chosen, Family
+from bootstrap.families.deb import configure, dpkgdb, sources
+from bootstrap.families.deb.debfile import Unpacked, unpack
+from bootstrap.families.deb.packages import DebPackage, parse_packages
+from bootstrap.families.deb.release import Release as SignedRelease
+from bootstrap.families.deb.select import Seeds, select
+from bootstrap.fetch import Fetcher, NotFound, Wanted
+from bootstrap.recipe import Variant
+from bootstrap.sandbox import Sandbox
+from bootstrap.treewriter import TreeWriter, Unsafe
+from bootstrap.trust import Keyring
+
+
+def _decompress(data: bytes, name: str) -> str:
+    if name.endswith(".xz"):
+        data = lzma.decompress(data)
+    elif name.endswith(".gz"):
+        data = gzip.decompress(data)
+    return data.decode("utf-8", "replace")
+
+
+class DebFamily(Family):
+    packages: list[DebPackage]
+    chosen: list[DebPackage]
+
+    @property
+    def suite(self) -> str:
+        return self.release.name
+
+    def load_index(self, fetcher: Fetcher, keyring: Keyring) -> None:
+        dists = f"dists/{self.suite}"
+        try:
+            data, mirror = fetcher.index(f"{dists}/InRelease")
+            text = keyring.clearsigned(data, f"{dists}/InRelease", mirror).decode("utf-8",
+                                                                                "replace")
+            what = f"{dists}/InRelease from {mirror}"
+        except NotFound:
+            try:
+                data, mirror = fetcher.index(f"{dists}/Release")
+                sig, _ = fetcher.index(f"{dists}/Release.gpg")
+            except NotFound:
+                die(f"{fetcher.mirror} has no {dists}/InRelease or {dists}/Release: "
+                    f"is '{self.suite}' a suite on this mirror?")
+            keyring.detached(data, sig, f"{dists}/Release", mirror)
+            text = data.decode("utf-8", "replace")
+            what = f"{dists}/Release from {mirror}"
+        signed = SignedRelease.parse(text, what)
+        signed.check_suite((self.suite,) + self.release.aliases, what)
+        signed.check_fresh(what)
+        self.mirror = mirror
+        self.packages = []
+        for component in self.recipe.data.get("components", ["main"]):
+            want = signed.index(component, self.arch, what)
+            want = Wanted(f"{dists}/{want.relpath}", want.sha256, want.size)
+            path = fetcher.hashed(want)
+            self.packages += parse_packages(_decompress(path.read_bytes(), want.relpath),
+                                            self.arch)
+
+    def select(self, variant: Variant, include: list[str], exclude: list[str]) -> list[Chosen]:
+        where = f"{self.suite} {self.arch}"
+        pre: tuple[str, ...] = ()
+        if self.release.merged_usr and any(p.name == "usr-is-merged" for p in self.packages):
+            pre = ("usr-is-merged",)
+        seeds = Seeds(essential=variant.essential, priorities=variant.priorities,
+                      names=tuple(variant.packages) + tuple(include), exclude=tuple(exclude),
+                      preselected=pre)
+        if not seeds.essential and not seeds.priorities and not seeds.names:
+            die(f"variant '{variant.name}' installs only what --include names, and it is empty")
+        self.chosen = select(self.packages, seeds, self.arch, where)
+        self.unpacked: list[Unpacked] = []
+        return [Chosen(p.name, p.version, Wanted(p.filename, p.sha256, p.size))
+                for p in self.chosen]
+
+    def prepare(self, writer: TreeWriter) -> None:
+        if not self.release.merged_usr:
+            return
+        links = self.recipe.data.get("merged_usr_links", {})
+        for name in links.get(self.arch, links.get("default", [])):
+            writer.mkdir(f"usr/{name}", 0o755, 0, 0)
+            writer.symlink(name, f"usr/{name}")
+
+    def unpack(self, pkg: Chosen, archive: Path, writer: TreeWriter) -> None:
+        try:
+            self.unpacked.append(unpack(archive, writer))
+        except Unsafe as e:
+            die(f"{pkg.wanted.relpath} from {self.mirror}: refusing unsafe entry ({e})")
+        except ValueError as e:
+            die(f"{pkg.wanted.relpath} from {self.mirror}: {e}")
+
+    def register(self, writer: TreeWriter) -> None:
+        dpkgdb.skeleton(writer)
+        self.activations = dpkgdb.register(writer, self.unpacked)
+
+    def configure(self, sandbox: Sandbox, root: Path, path_prefix: str,
+                  log: Optional[int]) -> None:
+        configure.run(sandbox, root, self.chosen, self.activations, path_prefix, log)
+
+    def seed(self, writer: TreeWriter, mirror: str) -> None:
+        sources.write(writer, self.recipe, self.release, mirror)

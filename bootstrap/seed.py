@@ -1,0 +1,37 @@
+"""Configuration every tree gets whatever its family: name resolution, host name,
+an empty machine-id (so the first boot makes one)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bootstrap.treewriter import TreeWriter
+
+STUBS = ("127.0.0.53", "127.0.0.54")
+RESOLVED_UPSTREAM = "/run/systemd/resolve/resolv.conf"
+
+
+def host_resolv_conf(path: str = "/etc/resolv.conf") -> bytes:
+    """The host's resolv.conf, skipping systemd-resolved's local stub, which
+    means nothing inside a container, for the upstream servers it forwards to."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return b""
+    servers = [line.split()[1] for line in data.decode(errors="replace").splitlines()
+               if line.startswith("nameserver") and len(line.split()) > 1]
+    if servers and all(s in STUBS for s in servers) and os.path.isfile(RESOLVED_UPSTREAM):
+        return Path(RESOLVED_UPSTREAM).read_bytes()
+    return data
+
+
+def seed(writer: TreeWriter, hostname: str) -> None:
+    root = writer.root
+    writer.write_bytes("etc/resolv.conf", host_resolv_conf())
+    writer.write_bytes("etc/hostname", f"{hostname}\n".encode())
+    if not (root / "etc/hosts").exists():
+        writer.write_bytes("etc/hosts", (
+            f"127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n\n"
+            "::1\tlocalhost ip6-localhost ip6-loopback\n"
+            "ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n").encode())
+    writer.write_bytes("etc/machine-id", b"", 0o444)

@@ -1,0 +1,204 @@
+"""The confined tree writer: the only code that creates entries in a target.
+
+Every path is resolved component by component inside the root, symlinks
+included (an absolute link target means the tree's root, '..' stops at the
+root), so no entry can land outside the target: not by '..', not by an
+absolute path, not through a symlink or hardlink an earlier entry planted.
+Files are written as the caller with enough permission for the build to go
+on; the intended owner and mode go to the ledger.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from pathlib import Path
+from typing import BinaryIO, Optional
+
+from bootstrap.ledger import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK, Entry, Ledger
+
+MAX_LINKS = 40
+
+
+class Unsafe(Exception):
+    """An entry that would escape the tree or break its structure."""
+
+
+def clean_member(name: str) -> str:
+    """An archive member name as a relative path; '..' anywhere is refused."""
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise Unsafe(f"path with '..': {name}")
+    return "/".join(parts)
+
+
+class TreeWriter:
+    def __init__(self, root: Path, ledger: Ledger) -> None:
+        self.root = root
+        self.ledger = ledger
+        self._dirs: dict[str, str] = {}   # resolved real directories, by the path asked for
+
+    def full(self, rel: str) -> str:
+        return os.path.join(self.root, rel) if rel not in ("", ".") else str(self.root)
+
+    def resolve(self, rel: str, follow_last: bool = False) -> str:
+        """rel with every symlink in its parents resolved inside the root."""
+        parts = [p for p in rel.split("/") if p not in ("", ".")]
+        if not parts:
+            return "."
+        last = parts.pop()
+        parent = self._resolve_dir("/".join(parts))
+        if last == "..":
+            return parent.rpartition("/")[0] if "/" in parent else "."
+        path = f"{parent}/{last}" if parent != "." else last
+        if follow_last and os.path.islink(self.full(path)):
+            return self._resolve_dir(path)
+        return path
+
+    def _resolve_dir(self, rel: str) -> str:
+        if rel in ("", "."):
+            return "."
+        hit = self._dirs.get(rel)
+        if hit is not None:
+            return hit
+        out: list[str] = []
+        pending = [p for p in rel.split("/") if p]
+        hops = 0
+        while pending:
+            c = pending.pop(0)
+            if c in ("", "."):
+                continue
+            if c == "..":
+                if out:
+                    out.pop()
+                continue
+            cand = "/".join(out + [c])
+            try:
+                st = os.lstat(self.full(cand))
+            except FileNotFoundError:
+                out.append(c)
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                hops += 1
+                if hops > MAX_LINKS:
+                    raise Unsafe(f"too many levels of symbolic links: {rel}")
+                target = os.readlink(self.full(cand))
+                if target.startswith("/"):
+                    out = []
+                pending = [p for p in target.split("/") if p] + pending
+            elif stat.S_ISDIR(st.st_mode):
+                out.append(c)
+            else:
+                raise Unsafe(f"not a directory: {cand}")
+        result = "/".join(out) or "."
+        if os.path.isdir(self.full(result)) and not os.path.islink(self.full(result)):
+            self._dirs[rel] = result
+        return result
+
+    # -- creation -------------------------------------------------------
+    def _ensure_parent(self, path: str) -> None:
+        parent = path.rpartition("/")[0]
+        if parent and not os.path.isdir(self.full(parent)):
+            self.mkdir(parent, 0o755, 0, 0)
+
+    def _clear(self, path: str) -> None:
+        """Remove a non-directory at path so a new entry can take its place."""
+        full = self.full(path)
+        try:
+            st = os.lstat(full)
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(st.st_mode):
+            raise Unsafe(f"a directory is in the way: {path}")
+        os.unlink(full)
+
+    def mkdir(self, rel: str, mode: int, uid: int, gid: int,
+              mtime: Optional[float] = None) -> str:
+        path = self.resolve(rel)
+        if path == ".":
+            self.ledger.set(".", Entry(DIR, mode & 0o7777, uid, gid))
+            return path
+        full = self.full(path)
+        if os.path.islink(full) and os.path.isdir(full):
+            # a symlink to a directory stands for it (merged /usr): keep the link
+            return self.resolve(rel, follow_last=True)
+        self._ensure_parent(path)
+        if not os.path.isdir(full) or os.path.islink(full):
+            self._clear(path)
+            os.mkdir(full, 0o700)
+        os.chmod(full, (mode & 0o7777) | 0o700)
+        self.ledger.set(path, Entry(DIR, mode & 0o7777, uid, gid))
+        return path
+
+    def write_file(self, rel: str, data: BinaryIO, mode: int, uid: int, gid: int,
+                   mtime: Optional[float] = None) -> str:
+        path = self.resolve(rel)
+        self._ensure_parent(path)
+        self._clear(path)
+        full = self.full(path)
+        fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o600)
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(data, out, 1 << 20)
+            os.fchmod(out.fileno(), (mode & 0o7777) | 0o600)
+        if mtime is not None:
+            os.utime(full, (mtime, mtime), follow_symlinks=False)
+        self.ledger.set(path, Entry(FILE, mode & 0o7777, uid, gid))
+        return path
+
+    def write_bytes(self, rel: str, content: bytes, mode: int = 0o644, uid: int = 0,
+                    gid: int = 0) -> str:
+        import io
+        return self.write_file(rel, io.BytesIO(content), mode, uid, gid)
+
+    def symlink(self, rel: str, target: str, uid: int = 0, gid: int = 0,
+                mtime: Optional[float] = None) -> str:
+        path = self.resolve(rel)
+        self._ensure_parent(path)
+        self._clear(path)
+        full = self.full(path)
+        os.symlink(target, full)
+        if mtime is not None:
+            os.utime(full, (mtime, mtime), follow_symlinks=False)
+        self.ledger.set(path, Entry(SYMLINK, 0o777, uid, gid))
+        return path
+
+    def hardlink(self, rel: str, existing: str) -> str:
+        source = self.resolve(existing)
+        st = os.lstat(self.full(source))
+        if not stat.S_ISREG(st.st_mode):
+            raise Unsafe(f"hardlink to something that is not a regular file: {existing}")
+        path = self.resolve(rel)
+        self._ensure_parent(path)
+        self._clear(path)
+        os.link(self.full(source), self.full(path), follow_symlinks=False)
+        entry = self.ledger.get(source)
+        if entry:
+            self.ledger.set(path, entry)
+        return path
+
+    def node(self, rel: str, kind: str, mode: int, uid: int, gid: int,
+             rdev: Optional[tuple[int, int]] = None) -> str:
+        """A device node or fifo: created where allowed, always recorded."""
+        path = self.resolve(rel)
+        self._ensure_parent(path)
+        self._clear(path)
+        if kind == FIFO:
+            os.mkfifo(self.full(path), 0o600)
+        elif kind in (CHAR, BLOCK) and os.geteuid() == 0:
+            flag = stat.S_IFCHR if kind == CHAR else stat.S_IFBLK
+            assert rdev
+            os.mknod(self.full(path), flag | 0o600, os.makedev(*rdev))
+        self.ledger.set(path, Entry(kind, mode & 0o7777, uid, gid, rdev=rdev))
+        return path
+
+    def remove(self, rel: str) -> None:
+        path = self.resolve(rel)
+        full = self.full(path)
+        if os.path.isdir(full) and not os.path.islink(full):
+            shutil.rmtree(full)
+            self._dirs.clear()
+        elif os.path.lexists(full):
+            os.unlink(full)
+        self.ledger.drop(path)
+
