@@ -140,6 +140,8 @@ class Sandbox:
             for name in MOUNTS:
                 os.makedirs(tree / name, exist_ok=True)
                 linux.mount(f"/{name}", str(tree / name), None, linux.MS_BIND | linux.MS_REC)
+            if self.mode == "userns-single":
+                linux.fake_foreign_chown()
             os.chroot(tree)
             os.chdir("/")
             for argv in commands:

@@ -1,15 +1,16 @@
 """chown/chgrp stand-ins for a namespace that maps one id.
 
-There `chown root:shadow F` fails with EINVAL because gid 42 has no mapping,
-and a maintainer script that does it would abort the build. The stand-ins run
-the real tool and, when only the mapping is missing, record what was meant in
-a log that rootstrap folds into the ledger afterwards."""
+There `chown root:shadow F` cannot happen (gid 42 has no mapping); the sandbox's
+seccomp filter makes such calls succeed without effect so scripts go on, and
+these stand-ins record what was meant in a log that rootstrap folds into the
+ledger afterwards. Ownership set by a compiled program's own chown(2) call is
+not recorded: that is the documented gap of the single-id mode."""
 from __future__ import annotations
 
 import os
 import shutil
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from bootstrap.ledger import Ledger, norm
 
@@ -17,19 +18,11 @@ DIR = ".rootstrap"          # in the tree's root while scriptlets run; removed a
 LOG = f"{DIR}/owners.log"
 
 _SCRIPT = """#!/bin/sh
-# rootstrap: an id this namespace cannot map is recorded, not fatal
+# rootstrap: this namespace maps one id; record what was meant, then do what can be done
 PATH=${PATH#/.rootstrap/bin:}
 export PATH
-if err=$(command TOOL "$@" 2>&1); then
-    [ -z "$err" ] || printf '%s\\n' "$err" >&2
-    exit 0
-fi
-case $err in
-    *"Invalid argument"*) ;;
-    *) printf '%s\\n' "$err" >&2; exit 1 ;;
-esac
 { printf '%s\\037' TOOL "$PWD" "$@"; printf '\\n'; } >> /.rootstrap/owners.log
-exit 0
+exec TOOL "$@"
 """
 
 
@@ -44,72 +37,65 @@ def install(root: Path) -> str:
     return f"/{DIR}/bin"
 
 
-def _ids(root: Path, name: str) -> dict[str, int]:
-    out: dict[str, int] = {}
+def _table(root: Path, name: str) -> dict[str, tuple[int, int]]:
+    """name -> (id, primary group id) from the tree's /etc/passwd or /etc/group."""
+    out: dict[str, tuple[int, int]] = {}
     try:
         lines = (root / "etc" / name).read_text(errors="replace").splitlines()
     except OSError:
         return out
     for line in lines:
         parts = line.split(":")
-        if len(parts) > 2 and parts[2].isdigit():
-            out.setdefault(parts[0], int(parts[2]))
+        if len(parts) > 3 and parts[2].isdigit():
+            gid = int(parts[3]) if parts[3].isdigit() else int(parts[2])
+            out.setdefault(parts[0], (int(parts[2]), gid))
     return out
 
 
-def _lookup(table: dict[str, int], value: str) -> Optional[int]:
-    if value.isdigit():
-        return int(value)
-    return table.get(value)
+def _owner(tool: str, spec: str, users: dict[str, tuple[int, int]],
+           groups: dict[str, tuple[int, int]]) -> tuple[Optional[int], Optional[int]]:
+    """chown's OWNER[:GROUP] (or chgrp's GROUP) as ids; None leaves one unchanged."""
+    def look(table: dict[str, tuple[int, int]], name: str) -> Optional[int]:
+        return int(name) if name.isdigit() else table.get(name, (None,))[0]
+    if tool == "chgrp":
+        return None, look(groups, spec)
+    user, sep, group = spec.partition(":")
+    if not sep and "." in spec and spec.partition(".")[0] in users:
+        user, sep, group = spec.partition(".")     # the old USER.GROUP spelling
+    uid = look(users, user) if user else None
+    if group:
+        return uid, look(groups, group)
+    if sep and user in users:
+        return uid, users[user][1]                 # 'user:' means the login group
+    return uid, None
 
 
-def collect(root: Path, ledger: Ledger, resolve) -> int:  # type: ignore[no-untyped-def]
-    """Fold the recorded owner changes into the ledger, remove the stand-ins.
-    resolve(path_in_tree, follow) gives the tree-relative real path."""
+def collect(root: Path, ledger: Ledger, resolve: Callable[[str, bool], str]) -> None:
+    """Fold the recorded owner changes into the ledger, in the order they were made,
+    and remove the stand-ins. resolve(path, follow) gives the real tree path."""
     log = root / LOG
-    applied = 0
     if log.is_file():
-        users, groups = _ids(root, "passwd"), _ids(root, "group")
+        users, groups = _table(root, "passwd"), _table(root, "group")
         for record in log.read_text(errors="replace").split("\n"):
             fields = record.split("\037")[:-1]
             if len(fields) < 3:
                 continue
             tool, cwd, args = fields[0], fields[1], fields[2:]
-            recursive = any(a in ("-R", "--recursive") for a in args)
-            follow = not any(a in ("-h", "--no-dereference") for a in args)
             words = [a for a in args if not a.startswith("-")]
             if len(words) < 2:
                 continue
-            spec, files = words[0], words[1:]
-            uid: Optional[int] = None
-            gid: Optional[int] = None
-            if tool == "chgrp":
-                gid = _lookup(groups, spec)
-            else:
-                user, sep, group = spec.replace(".", ":", 1).partition(":") \
-                    if ":" not in spec and "." in spec else spec.partition(":")
-                uid = _lookup(users, user) if user else None
-                if group:
-                    gid = _lookup(groups, group)
-                elif sep and uid is not None:
-                    gid = next((int(p.split(":")[3]) for p in
-                                (root / "etc/passwd").read_text().splitlines()
-                                if p.split(":")[0] == user), None)
-            for f in files:
-                path = resolve(os.path.join(cwd, f).lstrip("/"), follow)
+            uid, gid = _owner(tool, words[0], users, groups)
+            recursive = any(a in ("-R", "--recursive") for a in args)
+            follow = not any(a in ("-h", "--no-dereference") for a in args)
+            for f in words[1:]:
+                path = norm(resolve(os.path.join(cwd, f).lstrip("/"), follow))
                 targets = [path]
                 if recursive:
-                    prefix = norm(path) + "/"
-                    targets += [k for k in ledger.entries if k.startswith(prefix)]
+                    targets += [k for k in ledger.entries if k.startswith(path + "/")]
                 for t in targets:
                     entry = ledger.get(t)
-                    if entry is None:
-                        continue
-                    if uid is not None:
-                        entry.uid = uid
-                    if gid is not None:
-                        entry.gid = gid
-                    applied += 1
+                    if entry is not None:
+                        entry.uid = entry.uid if uid is None else uid
+                        entry.gid = entry.gid if gid is None else gid
     shutil.rmtree(root / DIR, ignore_errors=True)
     ledger.drop(DIR)
-    return applied
