@@ -23,7 +23,7 @@ from bootstrap.sandbox import Sandbox, choose, shim
 from bootstrap.treewriter import TreeWriter
 
 # What a container's /dev holds; recorded for tarballs, never created unprivileged.
-DEV_NODES = (("console", CHAR, 0o600, (5, 1)), ("full", CHAR, 0o666, (1, 7)),
+DEV_NODES = (("console", CHAR, 0o666, (5, 1)), ("full", CHAR, 0o666, (1, 7)),
              ("null", CHAR, 0o666, (1, 3)), ("ptmx", CHAR, 0o666, (5, 2)),
              ("random", CHAR, 0o666, (1, 8)), ("tty", CHAR, 0o666, (5, 0)),
              ("urandom", CHAR, 0o666, (1, 9)), ("zero", CHAR, 0o666, (1, 5)))
@@ -85,7 +85,7 @@ def _dev(writer: TreeWriter) -> None:
     for name, target in DEV_LINKS:
         writer.symlink(f"dev/{name}", target)
     writer.mkdir("dev/pts", 0o755, 0, 0)
-    writer.mkdir("dev/shm", 0o1777, 0, 0)
+    writer.mkdir("dev/shm", 0o755, 0, 0)
 
 
 def _remove(path: Path, sandbox: Optional[Sandbox]) -> None:

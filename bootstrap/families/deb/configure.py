@@ -60,7 +60,7 @@ def run(sandbox: Sandbox, root: Path, chosen: list[DebPackage],
         "DEBIAN_FRONTEND": "noninteractive", "DEBCONF_NONINTERACTIVE_SEEN": "true",
     }
     essential = [p for p in chosen if p.essential]
-    essential_names = _closure(essential, chosen)
+    essential_names = closure(essential, chosen)
     first = [p for p in _order(chosen) if p.name in essential_names]
     rest = [p for p in _order(chosen) if p.name not in essential_names]
     dpkg = ["dpkg", "--force-confdef", "--force-confold"]
@@ -92,7 +92,7 @@ def run(sandbox: Sandbox, root: Path, chosen: list[DebPackage],
             policy.unlink(missing_ok=True)
 
 
-def _closure(seed: list[DebPackage], chosen: list[DebPackage]) -> set[str]:
+def closure(seed: list[DebPackage], chosen: list[DebPackage]) -> set[str]:
     """The names of seed and everything in chosen it depends on."""
     by_name = {p.name: p for p in chosen}
     provided: dict[str, str] = {}

@@ -47,14 +47,15 @@ def _conffiles(writer: TreeWriter, unpacked: Unpacked) -> list[tuple[str, str]]:
     return out
 
 
-def skeleton(writer: TreeWriter) -> None:
+def skeleton(writer: TreeWriter, arch: str) -> None:
     """The folders and empty files dpkg expects in an admin directory."""
     for d in ("", "info", "updates", "triggers", "alternatives", "parts"):
         writer.mkdir(f"{ADMIN}/{d}", 0o755, 0, 0)
-    for name in ("available", "diversions", "statoverride", "lock", "triggers/Lock",
-                 "triggers/Unincorp"):
-        writer.write_bytes(f"{ADMIN}/{name}", b"", 0o640 if name.endswith("ock") else 0o644)
+    for name, mode in (("diversions", 0o644), ("lock", 0o640), ("triggers/Lock", 0o600),
+                       ("triggers/Unincorp", 0o644)):
+        writer.write_bytes(f"{ADMIN}/{name}", b"", mode)
     writer.write_bytes(f"{ADMIN}/info/format", b"1\n")
+    writer.write_bytes(f"{ADMIN}/arch", f"{arch}\n".encode())
 
 
 def register(writer: TreeWriter, packages: Iterable[Unpacked]) -> dict[str, list[str]]:

@@ -14,6 +14,7 @@ from bootstrap.families.deb.packages import DebPackage, parse_packages
 from bootstrap.families.deb.release import Release as SignedRelease
 from bootstrap.families.deb.select import Seeds, select
 from bootstrap.fetch import Fetcher, NotFound, Wanted
+from bootstrap.ledger import Ledger
 from bootstrap.recipe import Variant
 from bootstrap.sandbox import Sandbox
 from bootstrap.treewriter import TreeWriter, Unsafe
@@ -76,6 +77,7 @@ class DebFamily(Family):
         if not seeds.essential and not seeds.priorities and not seeds.names:
             die(f"variant '{variant.name}' installs only what --include names, and it is empty")
         self.chosen = select(self.packages, seeds, self.arch, where)
+        self.seeds = seeds
         self.unpacked: list[Unpacked] = []
         return [Chosen(p.name, p.version, Wanted(p.filename, p.sha256, p.size))
                 for p in self.chosen]
@@ -97,8 +99,21 @@ class DebFamily(Family):
             die(f"{pkg.wanted.relpath} from {self.mirror}: {e}")
 
     def register(self, writer: TreeWriter) -> None:
-        dpkgdb.skeleton(writer)
+        dpkgdb.skeleton(writer, self.arch)
         self.activations = dpkgdb.register(writer, self.unpacked)
+        self._auto_installed(writer)
+
+    def _auto_installed(self, writer: TreeWriter) -> None:
+        """apt's extended_states: what only came in as a dependency of a requested
+        package is marked automatic, as apt marks it, so autoremove knows. The
+        essential set is dpkg's business and never marked, as with mmdebstrap."""
+        essential = configure.closure([p for p in self.chosen if p.essential], self.chosen)
+        asked = set(self.seeds.names) | set(self.seeds.preselected)
+        auto = [p for p in self.chosen if p.name not in essential and p.name not in asked
+                and p.priority not in self.seeds.priorities]
+        text = "".join(f"Package: {p.name}\nArchitecture: {p.architecture}\n"
+                       "Auto-Installed: 1\n\n" for p in auto)
+        writer.write_bytes("var/lib/apt/extended_states", text.encode())
 
     def configure(self, sandbox: Sandbox, root: Path, path_prefix: str,
                   log: Optional[int]) -> None:
@@ -106,3 +121,13 @@ class DebFamily(Family):
 
     def seed(self, writer: TreeWriter, mirror: str) -> None:
         sources.write(writer, self.recipe, self.release, mirror)
+        if not (writer.root / "etc/fstab").exists():
+            writer.write_bytes("etc/fstab", b"# UNCONFIGURED FSTAB FOR BASE SYSTEM\n")
+
+    def finish(self, writer: TreeWriter, ledger: Ledger) -> None:
+        # what configuring leaves that differs from build to build, and no package owns
+        for path in ("var/cache/ldconfig/aux-cache", "var/log/dpkg.log",
+                     "var/log/alternatives.log"):
+            writer.remove(path)
+        for deb in (writer.root / "var/cache/apt/archives").glob("*.deb"):
+            writer.remove(str(deb.relative_to(writer.root)))

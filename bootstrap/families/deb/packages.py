@@ -1,0 +1,142 @@
+"""The binary package index: a `Packages` file (deb822) parsed into DebPackage.
+
+Only the fields the pipeline needs are pulled out; the stanza text is kept
+verbatim because dpkg's status file is written from it later.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .relation import Relation, parse_provides, parse_relations
+
+# Fields we extract; a value runs on over continuation lines (leading blank).
+_WANTED = (
+    "Package", "Version", "Architecture", "Multi-Arch", "Essential",
+    "Priority", "Depends", "Pre-Depends", "Provides", "Conflicts", "Breaks",
+    "Filename", "Size", "SHA256", "Protected", "Important", "Source",
+)
+_FIELD = re.compile(
+    r"^(%s):[ \t]*(.*(?:\n[ \t].*)*)" % "|".join(re.escape(f) for f in _WANTED),
+    re.M,
+)
+_STANZA_SEP = re.compile(r"\n[ \t]*\n")
+
+
+class _Relations:
+    """A relationship field parsed on first read.
+
+    Parsing every Depends/Provides of a 63,000-stanza index up front costs
+    more than the rest of the parse; the solver reads only a few hundred of
+    them (and Provides of the few thousand packages that have one).
+    """
+
+    def __init__(self, flat: bool = False) -> None:
+        self.flat = flat
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_" + name
+
+    def __get__(self, obj: object, owner: type) -> object:
+        if obj is None:
+            return ()  # the dataclass default; __set__ turns it into a list
+        value = obj.__dict__[self.slot]
+        if isinstance(value, _Raw):
+            parse = parse_provides if self.flat else parse_relations
+            value = parse(value.text, value.native_arch)
+            obj.__dict__[self.slot] = value
+        return value
+
+    def __set__(self, obj: object, value: object) -> None:
+        obj.__dict__[self.slot] = value if isinstance(value, _Raw) else list(value)
+
+
+@dataclass(frozen=True)
+class _Raw:
+    text: str
+    native_arch: str
+
+
+@dataclass
+class DebPackage:
+    name: str
+    version: str
+    architecture: str
+    multi_arch: str = "no"
+    essential: bool = False
+    priority: str = "optional"
+    depends: list[list[Relation]] = _Relations()  # type: ignore[assignment]
+    pre_depends: list[list[Relation]] = _Relations()  # type: ignore[assignment]
+    provides: list[Relation] = _Relations(flat=True)  # type: ignore[assignment]
+    conflicts: list[list[Relation]] = _Relations()  # type: ignore[assignment]
+    breaks: list[list[Relation]] = _Relations()  # type: ignore[assignment]
+    filename: str = ""
+    size: int = 0
+    sha256: str = ""
+    # Protected: yes (formerly Important: yes): dpkg refuses to remove these
+    # and apt prefers them when it has to choose.
+    protected: bool = False
+    source: str = ""
+    stanza: str = field(default="", repr=False)
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version} ({self.architecture})"
+
+
+def _fold(value: str) -> str:
+    """Join a multi-line relationship value into one line."""
+    return " ".join(value.split()) if "\n" in value else value
+
+
+def _lazy(value: Optional[str], native_arch: str) -> object:
+    return _Raw(_fold(value), native_arch) if value else []
+
+
+_NEW = object.__new__
+
+
+def parse_stanza(stanza: str, native_arch: str) -> Optional[DebPackage]:
+    """One deb822 stanza to a DebPackage, or None if it names no package."""
+    fields = dict(_FIELD.findall(stanza))
+    name = fields.get("Package")
+    if not name:
+        return None
+    get = fields.get
+    # Built without __init__: this runs 63,000 times per index.
+    pkg = _NEW(DebPackage)
+    pkg.__dict__.update(
+        name=name.strip(),
+        version=get("Version", "").strip(),
+        architecture=get("Architecture", "").strip(),
+        multi_arch=get("Multi-Arch", "no").strip() or "no",
+        essential=get("Essential", "").strip().lower() == "yes",
+        priority=get("Priority", "optional").strip() or "optional",
+        _depends=_lazy(get("Depends"), native_arch),
+        _pre_depends=_lazy(get("Pre-Depends"), native_arch),
+        _provides=_lazy(get("Provides"), native_arch),
+        _conflicts=_lazy(get("Conflicts"), native_arch),
+        _breaks=_lazy(get("Breaks"), native_arch),
+        filename=get("Filename", "").strip(),
+        size=int(get("Size", "0").strip() or 0),
+        sha256=get("SHA256", "").strip(),
+        protected=(get("Protected", "") or get("Important", "")).strip().lower() == "yes",
+        source=get("Source", "").strip(),
+        stanza=stanza,
+    )
+    return pkg
+
+
+def parse_packages(text: str, native_arch: str) -> list[DebPackage]:
+    """Parse a whole Packages file; stanzas are separated by blank lines."""
+    out: list[DebPackage] = []
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    for stanza in _STANZA_SEP.split(text):
+        stanza = stanza.strip("\n")
+        if not stanza:
+            continue
+        pkg = parse_stanza(stanza, native_arch)
+        if pkg is not None:
+            out.append(pkg)
+    return out

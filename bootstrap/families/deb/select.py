@@ -1,0 +1,371 @@
+"""Which packages make up the tree: the closure of the seeds over Depends.
+
+The goal is not "some valid set" but the set apt picks when mmdebstrap (or
+debootstrap) builds the same variant, so choices follow apt's documented
+behaviour for a single-architecture system:
+
+- only each name's candidate (highest version of the native arch or `all`)
+  is ever considered; an older version is never chosen to satisfy a relation;
+- Pre-Depends and Depends are followed, Recommends are not;
+- seeds are processed in stages like mmdebstrap: preselected packages are
+  "installed" first, then all Essential: yes packages are marked and their
+  dependencies resolved, then everything else that was asked for;
+- in a stage, every seed is marked before any dependency is resolved (so a
+  seed satisfies an alternative that names it), then dependencies are
+  resolved depth first, in field order;
+- an alternatives group already satisfied by a selected package is left
+  alone; otherwise the alternatives are tried in order, and the packages able
+  to satisfy one alternative (the package of that name, then providers) are
+  ranked the way apt ranks providers: same name first, then Essential, then
+  Protected, then already installed, then higher Priority, and last the
+  one apt numbered last (apt numbers package names in the order the index
+  first mentions them, as a package or in a relationship field);
+- a package that conflicts with (or breaks, or is broken by) a selected one
+  is passed over; a choice whose own dependencies cannot be met is undone and
+  the next one is tried.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+from bootstrap.errors import Die
+
+from .packages import DebPackage
+from .relation import Relation
+from .version import sort_key
+
+# The fields in which apt's cache generator meets package names, in the order
+# it reads them within a stanza.
+_MENTION_FIELDS = ("Pre-Depends", "Depends", "Conflicts", "Breaks", "Recommends",
+                   "Suggests", "Replaces", "Enhances", "Provides")
+_MENTION_RE = {f: re.compile(r"^%s:(.*(?:\n[ \t].*)*)" % f, re.M) for f in _MENTION_FIELDS}
+_NAME_RE = re.compile(r"(?:^|[,|])\s*([^\s,|(\[<]+)")
+
+_PRIORITY_RANK = {"required": 1, "important": 2, "standard": 3, "optional": 4, "extra": 5}
+
+
+@dataclass
+class Seeds:
+    essential: bool = False  # every Essential: yes package
+    priorities: tuple[str, ...] = ()  # every package of these priorities
+    names: tuple[str, ...] = ()  # explicit names (variant + --include); may be virtual
+    exclude: tuple[str, ...] = ()  # never select these
+    preselected: tuple[str, ...] = ()  # treated as installed before anything else
+
+
+def _group_text(group: Iterable[Relation]) -> str:
+    return " | ".join(str(r) for r in group)
+
+
+class _Failure(Exception):
+    """A package or dependency that cannot be installed; carries the reason."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class _Solver:
+    def __init__(self, packages: list[DebPackage], native_arch: str, exclude: Iterable[str], where: str) -> None:
+        self.packages = packages
+        self.native_arch = native_arch
+        self._mention: dict[str, tuple[int, int, int]] = {}
+        self.where = where
+        self.exclude = frozenset(exclude)
+        # Candidate: the highest version of each name among native/all packages.
+        cands: dict[str, DebPackage] = {}
+        for pkg in packages:
+            if pkg.architecture != native_arch and pkg.architecture != "all":
+                continue
+            old = cands.get(pkg.name)
+            if old is None or sort_key(pkg.version) > sort_key(old.version):
+                cands[pkg.name] = pkg
+        self.candidates = cands
+        self.providers: dict[str, list[tuple[DebPackage, Relation]]] = {}
+        for pkg in cands.values():
+            for prov in pkg.provides:
+                self.providers.setdefault(prov.name, []).append((pkg, prov))
+        self.selected: dict[str, DebPackage] = {}
+        self.order: list[str] = []  # selection order, for undo
+        self.installed: set[str] = set()  # selected in an earlier stage
+        self.expanded: set[str] = set()  # selected and dependencies (being) resolved
+        # name -> (selected package, relation) for each selected package's
+        # Conflicts/Breaks, so a new candidate can be checked against them.
+        self.negative: dict[str, list[tuple[DebPackage, Relation]]] = {}
+
+    # -- matching --------------------------------------------------------
+
+    def matches(self, rel: Relation) -> list[DebPackage]:
+        """Candidates that satisfy `rel`: the package of that name, then providers."""
+        out: list[DebPackage] = []
+        arch = rel.arch
+        if arch not in (None, "any", "native", self.native_arch):
+            return out  # a foreign architecture: nothing on a single-arch system
+        real = self.candidates.get(rel.name)
+        if real is not None and (arch != "any" or real.multi_arch == "allowed") and rel.satisfied_by(real.version):
+            out.append(real)
+        for pkg, prov in self.providers.get(rel.name, ()):
+            if arch == "any" and pkg.multi_arch != "allowed":
+                continue
+            if rel.op is not None and (prov.version is None or not rel.satisfied_by(prov.version)):
+                continue  # an unversioned provide never meets a versioned relation
+            if all(pkg is not o for o in out):  # identity: __eq__ compares whole stanzas
+                out.append(pkg)
+        return out
+
+    def _hits(self, rel: Relation, pkg: DebPackage) -> bool:
+        """Does package `pkg` satisfy relation `rel` (by name or by a provide)?"""
+        if rel.name == pkg.name and rel.satisfied_by(pkg.version):
+            return True
+        for prov in pkg.provides:
+            if prov.name == rel.name and (
+                rel.op is None or (prov.version is not None and rel.satisfied_by(prov.version))
+            ):
+                return True
+        return False
+
+    def satisfied(self, group: list[Relation]) -> bool:
+        selected = self.selected
+        for rel in group:
+            for pkg in self.matches(rel):
+                if selected.get(pkg.name) is pkg:
+                    return True
+        return False
+
+    def conflict_with_selected(self, pkg: DebPackage) -> Optional[str]:
+        """Name a selected package that `pkg` conflicts with or breaks, or vice versa."""
+        for group in (*pkg.conflicts, *pkg.breaks):
+            for rel in group:
+                other = self.selected.get(rel.name)
+                if other is not None and other.name != pkg.name and self._hits(rel, other):
+                    return other.name
+                for prov_pkg, prov in self.providers.get(rel.name, ()):
+                    if prov_pkg.name == pkg.name or self.selected.get(prov_pkg.name) is not prov_pkg:
+                        continue
+                    if rel.op is None or (prov.version is not None and rel.satisfied_by(prov.version)):
+                        return prov_pkg.name
+        names = [pkg.name] + [p.name for p in pkg.provides]
+        for name in names:
+            for other, rel in self.negative.get(name, ()):
+                if other.name != pkg.name and self.selected.get(other.name) is other and self._hits(rel, pkg):
+                    return other.name
+        return None
+
+    def rank(self, target: str, pkgs: list[DebPackage]) -> list[DebPackage]:
+        """Order the packages able to satisfy one alternative, best first."""
+        if len(pkgs) < 2:
+            return pkgs
+
+        def key(p: DebPackage) -> tuple:
+            return (
+                p.name != target,
+                not p.essential,
+                not p.protected,
+                p.name not in self.installed,
+                _PRIORITY_RANK.get(p.priority, 6),
+            )
+
+        ranked = sorted(pkgs, key=key)
+        best = key(ranked[0])
+        tied = [p for p in ranked if key(p) == best]
+        if len(tied) > 1:
+            order = self.mention_order({p.name for p in tied})
+            tied.sort(key=lambda p: order.get(p.name, (-1, 0, 0)), reverse=True)
+            ranked = tied + ranked[len(tied):]
+        return ranked
+
+    def mention_order(self, names: set[str]) -> dict[str, tuple[int, int, int]]:
+        """Where the index first mentions each name, as apt would number it.
+
+        Only needed to break exact ties, so it is computed on demand, for
+        the few names involved, with a substring test to skip most stanzas.
+        """
+        missing = {n for n in names if n not in self._mention}
+        for index, pkg in enumerate(self.packages):
+            if not missing:
+                break
+            stanza = pkg.stanza
+            if pkg.name not in missing and not any(n in stanza for n in missing):
+                continue
+            if pkg.name in missing:
+                self._mention[pkg.name] = (index, 0, 0)
+                missing.discard(pkg.name)
+            for field_no, field in enumerate(_MENTION_FIELDS, 1):
+                m = _MENTION_RE[field].search(stanza)
+                if m is None:
+                    continue
+                for pos, name_m in enumerate(_NAME_RE.finditer(m.group(1))):
+                    name = name_m.group(1)
+                    if ":" in name:
+                        # "foo:any" names a different entry in apt's cache
+                        if not name.endswith(":" + self.native_arch):
+                            continue
+                        name = name.split(":", 1)[0]
+                    if name in missing:
+                        self._mention[name] = (index, field_no, pos)
+                        missing.discard(name)
+        return {n: self._mention[n] for n in names if n in self._mention}
+
+    # -- marking ---------------------------------------------------------
+
+    def add(self, pkg: DebPackage) -> None:
+        self.selected[pkg.name] = pkg
+        self.order.append(pkg.name)
+        for group in (*pkg.conflicts, *pkg.breaks):
+            for rel in group:
+                self.negative.setdefault(rel.name, []).append((pkg, rel))
+
+    def rollback(self, mark: int) -> None:
+        while len(self.order) > mark:
+            name = self.order.pop()
+            pkg = self.selected.pop(name)
+            self.expanded.discard(name)
+            for group in (*pkg.conflicts, *pkg.breaks):
+                for rel in group:
+                    entries = self.negative[rel.name]
+                    for i in range(len(entries) - 1, -1, -1):
+                        if entries[i][0] is pkg:
+                            del entries[i]
+                            break
+                    if not entries:
+                        del self.negative[rel.name]
+
+    def mark(self, pkg: DebPackage) -> None:
+        """Select `pkg` (without its dependencies); raise _Failure if it cannot be."""
+        current = self.selected.get(pkg.name)
+        if current is pkg:
+            return
+        if current is not None:
+            raise _Failure(f"'{pkg.name}' {pkg.version} and {current.version} are both wanted")
+        if pkg.name in self.exclude:
+            raise _Failure(f"'{pkg.name}' is excluded")
+        other = self.conflict_with_selected(pkg)
+        if other is not None:
+            raise _Failure(f"'{pkg.name}' and '{other}' conflict (Conflicts/Breaks)")
+        self.add(pkg)
+
+    def install(self, pkg: DebPackage) -> None:
+        """Select `pkg` and, depth first, what its dependencies need."""
+        self.mark(pkg)
+        if pkg.name in self.expanded:
+            return
+        self.expanded.add(pkg.name)
+        for group in (*pkg.pre_depends, *pkg.depends):
+            if not self.satisfied(group):
+                self.resolve(pkg, group)
+
+    def resolve(self, pkg: DebPackage, group: list[Relation]) -> None:
+        tried: list[str] = []
+        reasons: list[str] = []
+        for rel in group:
+            options = [p for p in self.matches(rel) if p.name not in self.exclude]
+            if not options:
+                reasons.append(self._why_not(rel))
+            for choice in self.rank(rel.name, options):
+                if choice.name in tried:
+                    continue
+                tried.append(choice.name)
+                mark = len(self.order)
+                try:
+                    self.install(choice)
+                    return
+                except _Failure as exc:
+                    self.rollback(mark)
+                    reasons.append(exc.message)
+        detail = " / ".join(dict.fromkeys(reasons))
+        raise _Failure(f"'{pkg.name}' depends on '{_group_text(group)}': {detail}")
+
+    def _why_not(self, rel: Relation) -> str:
+        """Why no candidate at all can satisfy `rel`."""
+        if rel.name in self.exclude:
+            return f"'{rel.name}' is excluded"
+        if any(p.name in self.exclude for p in self.matches(rel)):
+            return f"only excluded packages provide '{rel.name}'"
+        real = self.candidates.get(rel.name)
+        if rel.arch not in (None, "any", "native", self.native_arch):
+            return f"architecture '{rel.arch}' is not {self.native_arch}"
+        if real is not None:
+            if rel.arch == "any" and real.multi_arch != "allowed":
+                return f"'{rel.name}' is not Multi-Arch: allowed"
+            return f"'{rel.name}' is at version {real.version}"
+        if rel.name in self.providers:
+            return f"no provider of '{rel.name}' matches"
+        return f"package '{rel.name}' not found in {self.where}"
+
+    def install_from_seed(self, pkg: DebPackage, why: str) -> None:
+        mark = len(self.order)
+        try:
+            self.install(pkg)
+        except _Failure as exc:
+            self.rollback(mark)
+            raise Die(f"cannot install '{pkg.name}' ({why}): {exc.message}") from None
+
+    def stage(self, pkgs: list[DebPackage], why: str) -> None:
+        """Mark every seed first, then resolve each one's dependencies in turn."""
+        for pkg in pkgs:
+            try:
+                self.mark(pkg)
+            except _Failure as exc:
+                raise Die(f"cannot install '{pkg.name}' ({why}): {exc.message}") from None
+        for pkg in pkgs:
+            self.install_from_seed(pkg, why)
+        self.installed.update(self.selected)
+
+    def lookup(self, name: str, why: str) -> DebPackage:
+        """An explicitly named package; a virtual name resolves to its best provider."""
+        if name in self.exclude:
+            raise Die(f"package '{name}' is both requested ({why}) and excluded")
+        real = self.candidates.get(name)
+        if real is not None:
+            return real
+        provs = [p for p, _ in self.providers.get(name, ()) if p.name not in self.exclude]
+        if provs:
+            for p in provs:
+                if self.selected.get(p.name) is p:
+                    return p
+            return self.rank(name, provs)[0]
+        raise Die(f"package '{name}' not found in {self.where}")
+
+
+def select(
+    packages: list[DebPackage],
+    seeds: Seeds,
+    native_arch: str,
+    where: str = "the package index",
+) -> list[DebPackage]:
+    """The packages to install for `seeds`, sorted by name; Die if impossible."""
+    solver = _Solver(packages, native_arch, seeds.exclude, where)
+    cands = solver.candidates
+
+    pre = [solver.lookup(name, "preselected") for name in seeds.preselected]
+    for pkg in pre:
+        solver.mark(pkg)
+    solver.installed.update(solver.selected)
+
+    if seeds.essential:
+        essential = sorted(
+            (p for p in cands.values() if p.essential and p.name not in solver.exclude),
+            key=lambda p: p.name,
+        )
+        solver.stage(essential, "Essential: yes")
+
+    # The preselected packages' own dependencies come after the essential set
+    # (mmdebstrap's merged-usr hook installs the real usr-is-merged there).
+    for pkg in pre:
+        solver.install_from_seed(pkg, "preselected")
+    solver.installed.update(solver.selected)
+
+    rest: dict[str, DebPackage] = {}
+    if seeds.priorities:
+        wanted = set(seeds.priorities)
+        for p in sorted(cands.values(), key=lambda p: p.name):
+            if p.priority in wanted and p.name not in solver.exclude and p.name not in solver.selected:
+                rest[p.name] = p
+    for name in seeds.names:
+        pkg = solver.lookup(name, "requested")
+        rest.setdefault(pkg.name, pkg)
+    solver.stage(list(rest.values()), "requested")
+
+    return sorted(solver.selected.values(), key=lambda p: p.name)
