@@ -89,11 +89,13 @@ def _dev(writer: TreeWriter) -> None:
 
 
 def _remove(path: Path, sandbox: Optional[Sandbox]) -> None:
+    """Remove a staging tree; what the caller may not touch (owned by mapped ids
+    after configuring) is removed from inside the namespace."""
     if not os.path.lexists(path):
         return
     try:
         shutil.rmtree(path)
-    except PermissionError:
+    except OSError:
         if sandbox is None:
             raise
         sandbox.call(lambda: shutil.rmtree(path))
@@ -146,7 +148,6 @@ def _build(recipe, opts, release, variant, arch, fmt, target, keyring, started):
         archives = fetcher.many([c.wanted for c in chosen], bar.update)
 
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.rootstrap-", dir=target.parent))
-    applied = False
     try:
         ledger = Ledger()
         writer = TreeWriter(staging, ledger)
@@ -161,7 +162,6 @@ def _build(recipe, opts, release, variant, arch, fmt, target, keyring, started):
         if opts.configure:
             assert sandbox is not None
             _configure(family, sandbox, staging, ledger, opts)
-            applied = True
         seed.seed(writer, opts.hostname or recipe.hostname)
         family.seed(writer, fetcher.mirror)
         family.finish(writer, ledger)
@@ -171,7 +171,6 @@ def _build(recipe, opts, release, variant, arch, fmt, target, keyring, started):
                 sandbox.call(lambda: ownership.materialize(staging, ledger, chown))
             else:
                 ownership.materialize(staging, ledger, False)
-            applied = True
             ledger.save(target.parent / f"{target.name}.rootstrap-ledger")
             if target.is_dir():
                 target.rmdir()
@@ -180,9 +179,9 @@ def _build(recipe, opts, release, variant, arch, fmt, target, keyring, started):
             epoch = os.environ.get("SOURCE_DATE_EPOCH")
             with _bar(opts, total=None, desc="write"):
                 emit.write_tar(staging, ledger, target, fmt, int(epoch) if epoch else None)
-            _remove(staging, sandbox if applied else None)
+            _remove(staging, sandbox)
     except BaseException:
-        _remove(staging, sandbox if applied else None)
+        _remove(staging, sandbox)
         raise
     return Result(
         target=str(target), distro=recipe.name, release=release.name, arch=arch,

@@ -44,7 +44,8 @@ class _Compressed:
     def __init__(self, raw: BinaryIO, fmt: str) -> None:
         self.raw = raw
         if fmt == "tar.gz":
-            self.stream: BinaryIO = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="")
+            self.stream: BinaryIO = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6,
+                                                  mtime=0, filename="")
         elif fmt == "tar.xz":
             self.stream = lzma.LZMAFile(raw, "wb", preset=6)
         elif fmt == "tar.zst":
