@@ -165,7 +165,10 @@ class TreeWriter:
 
     def hardlink(self, rel: str, existing: str) -> str:
         source = self.resolve(existing)
-        st = os.lstat(self.full(source))
+        try:
+            st = os.lstat(self.full(source))
+        except FileNotFoundError:
+            raise Unsafe(f"hardlink to a file the tree does not hold: {existing}") from None
         if not stat.S_ISREG(st.st_mode):
             raise Unsafe(f"hardlink to something that is not a regular file: {existing}")
         path = self.resolve(rel)

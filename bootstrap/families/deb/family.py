@@ -97,6 +97,8 @@ class DebFamily(Family):
             die(f"{pkg.wanted.relpath} from {self.mirror}: refusing unsafe entry ({e})")
         except ValueError as e:
             die(f"{pkg.wanted.relpath} from {self.mirror}: {e}")
+        except OSError as e:
+            die(f"{pkg.wanted.relpath}: cannot unpack into the tree: {e}")
 
     def register(self, writer: TreeWriter) -> None:
         dpkgdb.skeleton(writer, self.arch)

@@ -1,0 +1,113 @@
+"""The confined tree writer: nothing an archive says may land outside the tree."""
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from bootstrap.archive import tar_to_tree
+from bootstrap.ledger import Ledger
+from bootstrap.treewriter import TreeWriter, Unsafe
+
+
+def _tar(*members: tuple[str, str, str]) -> tarfile.TarFile:
+    """members: (type, name, content or link target)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for kind, name, data in members:
+            info = tarfile.TarInfo(name)
+            if kind == "file":
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data.encode()))
+                continue
+            info.type = {"dir": tarfile.DIRTYPE, "sym": tarfile.SYMTYPE,
+                         "hard": tarfile.LNKTYPE}[kind]
+            info.linkname = data
+            info.mode = 0o755 if kind == "dir" else 0o777
+            t.addfile(info)
+    buf.seek(0)
+    return tarfile.open(fileobj=buf, mode="r|")
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> tuple[Path, Path, TreeWriter]:
+    root = tmp_path / "root"
+    root.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    return root, outside, TreeWriter(root, Ledger())
+
+
+def test_dotdot_is_refused(tree):
+    root, outside, w = tree
+    with pytest.raises(Unsafe):
+        tar_to_tree(_tar(("file", "./../outside/x", "evil")), w)
+    assert not (outside / "x").exists()
+
+
+def test_absolute_names_stay_inside(tree):
+    root, outside, w = tree
+    tar_to_tree(_tar(("file", str(outside / "x"), "ok")), w)
+    assert not (outside / "x").exists()
+    assert (root / str(outside).lstrip("/") / "x").read_text() == "ok"
+
+
+def test_absolute_symlink_is_followed_inside_the_root(tree):
+    root, outside, w = tree
+    tar_to_tree(_tar(("sym", "./escape", str(outside)), ("file", "./escape/x", "evil")), w)
+    assert not (outside / "x").exists()
+    assert (root / str(outside).lstrip("/") / "x").read_text() == "evil"
+    assert os.readlink(root / "escape") == str(outside)
+
+
+def test_relative_symlink_cannot_climb_out(tree):
+    root, outside, w = tree
+    tar_to_tree(_tar(("sym", "./up", "../../../../outside"), ("file", "./up/x", "evil")), w)
+    assert not (outside / "x").exists()
+    assert (root / "outside" / "x").read_text() == "evil"
+
+
+def test_hardlink_to_outside_file_is_refused(tree):
+    root, outside, w = tree
+    (outside / "secret").write_text("s")
+    with pytest.raises(Unsafe):
+        tar_to_tree(_tar(("sym", "./l", str(outside)), ("hard", "./h", "l/secret")), w)
+    assert not (root / "h").exists()
+
+
+def test_symlink_loop_is_an_error_not_a_hang(tree):
+    root, outside, w = tree
+    with pytest.raises(Unsafe):
+        tar_to_tree(_tar(("sym", "./a", "b"), ("sym", "./b", "a"), ("file", "./a/x", "")), w)
+
+
+def test_directory_symlink_is_kept_for_merged_usr(tree):
+    root, outside, w = tree
+    w.mkdir("usr/bin", 0o755, 0, 0)
+    w.symlink("bin", "usr/bin")
+    tar_to_tree(_tar(("dir", "./bin", ""), ("file", "./bin/sh", "#!")), w)
+    assert os.path.islink(root / "bin")
+    assert (root / "usr/bin/sh").read_text() == "#!"
+    assert w.ledger.get("usr/bin/sh") is not None
+
+
+def test_ledger_keeps_owner_and_mode_the_disk_cannot(tree):
+    root, outside, w = tree
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        info = tarfile.TarInfo("./etc/shadow")
+        info.uid, info.gid, info.mode, info.size = 0, 42, 0o640, 1
+        t.addfile(info, io.BytesIO(b"x"))
+        info = tarfile.TarInfo("./usr/bin/su")
+        info.uid, info.gid, info.mode, info.size = 0, 0, 0o4755, 1
+        t.addfile(info, io.BytesIO(b"x"))
+    buf.seek(0)
+    tar_to_tree(tarfile.open(fileobj=buf, mode="r|"), w)
+    shadow = w.ledger.get("etc/shadow")
+    assert (shadow.uid, shadow.gid, shadow.mode) == (0, 42, 0o640)
+    assert w.ledger.get("usr/bin/su").mode == 0o4755
+    # on disk the caller can still read what it wrote
+    assert os.access(root / "etc/shadow", os.R_OK)
