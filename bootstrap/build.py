@@ -88,6 +88,18 @@ def _dev(writer: TreeWriter) -> None:
     writer.mkdir("dev/shm", 0o755, 0, 0)
 
 
+def _check_runnable(recipe: Recipe, arch: str) -> None:
+    """Scriptlets of a foreign architecture need the kernel to run its binaries."""
+    machine = recipe.architectures.get(arch)
+    host = os.uname().machine
+    if machine in (None, host) or (host == "x86_64" and machine == "i686"):
+        return
+    if any(Path("/proc/sys/fs/binfmt_misc").glob(f"qemu-{machine}*")):
+        return
+    die(f"{arch} programs cannot run on this {host} host (no binfmt_misc handler for "
+        f"{machine}); use --no-configure, or install qemu-user-static")
+
+
 def _remove(path: Path, sandbox: Optional[Sandbox]) -> None:
     """Remove a staging tree; what the caller may not touch (owned by mapped ids
     after configuring) is removed from inside the namespace."""
@@ -115,6 +127,8 @@ def build(recipe: Recipe, opts: Options) -> Result:
         die(f"{target.parent} is not a directory")
     if not os.access(target.parent, os.W_OK | os.X_OK):
         die(f"cannot write to {target.parent}")
+    if opts.configure:
+        _check_runnable(recipe, arch)
     from bootstrap.trust import open_keyring
     keyring = open_keyring(recipe.keyrings, opts.keyrings)
     try:
