@@ -1,0 +1,149 @@
+"""User errors: one line `rootstrap: error: MESSAGE`, exit 1, no traceback, no TARGET.
+
+Every run is an unprivileged user's, against the local fixture mirror (or no
+mirror at all), so none of these needs the network.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+ERROR_PREFIX = "rootstrap: error: "
+
+
+def _entries(user) -> set[str]:
+    return set(os.listdir(user.workdir))
+
+
+def assert_user_error(proc: subprocess.CompletedProcess, user, before: set[str],
+                      *mentions: str) -> str:
+    """Check the error contract; return the message."""
+    output = proc.stdout + proc.stderr
+    assert "Traceback" not in output, output
+    assert proc.returncode == 1, f"exit {proc.returncode}\n{output}"
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected exactly one line on stderr, got:\n{proc.stderr}"
+    assert lines[0].startswith(ERROR_PREFIX), lines[0]
+    message = lines[0][len(ERROR_PREFIX):]
+    assert message.strip(), "empty error message"
+    for word in mentions:
+        assert word in message, f"{word!r} not in {message!r}"
+    # No target, no staging directory, no partial tarball: the workdir is as it was.
+    assert _entries(user) == before, sorted(_entries(user) - before)
+    return message
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_list_shows_the_recipes(user):
+    proc = user.run("list")
+    assert proc.returncode == 0, proc.stderr
+    assert "debian" in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("args, mention", [
+    (["nosuchdistro", "TARGET"], "nosuchdistro"),
+    (["debian", "TARGET", "--release", "nosuchrelease"], "nosuchrelease"),
+    (["debian", "TARGET", "--variant", "nosuchvariant"], "nosuchvariant"),
+], ids=["distro", "release", "variant"])
+def test_unknown_names(user, local_mirror, args, mention):
+    # A mirror and keyring are given so that no error could come from the network.
+    args = [str(user.path("tree")) if a == "TARGET" else a for a in args]
+    extra = ["--mirror", local_mirror.url, "--keyring", str(local_mirror.keyring)]
+    if "--release" not in args:
+        extra += ["--release", local_mirror.codename]
+    before = _entries(user)
+    proc = user.run(*args, *extra, "--cache", user.cache)
+    assert_user_error(proc, user, before, mention)
+
+
+def test_unknown_package(user, local_mirror):
+    before = _entries(user)
+    proc = user.run("debian", user.path("tree"), *local_mirror.cli_args(),
+                    "--include", "no-such-package", "--cache", user.cache, "--no-configure")
+    assert_user_error(proc, user, before, "no-such-package")
+
+
+def test_missing_keyring_file(as_user, local_mirror):
+    before = _entries(as_user)
+    proc = as_user.run("debian", as_user.path("tree"), "--release", local_mirror.codename,
+                       "--mirror", local_mirror.url, "--keyring",
+                       as_user.path("no-such-keyring.gpg"), "--cache", as_user.cache)
+    assert_user_error(proc, as_user, before, "no-such-keyring.gpg")
+
+
+def test_untrusted_signature(user, local_mirror):
+    local_mirror.resign(local_mirror.untrusted)
+    before = _entries(user)
+    proc = user.run("debian", user.path("tree"), *local_mirror.cli_args(),
+                    "--cache", user.cache, "--no-configure")
+    assert_user_error(proc, user, before)
+    # Nothing past the signed index may have been fetched.
+    assert not any(r.startswith("/pool/") for r in local_mirror.requests)
+
+
+def test_untrusted_signature_into_a_tarball(as_user, local_mirror):
+    local_mirror.resign(local_mirror.untrusted)
+    before = _entries(as_user)
+    proc = as_user.run("debian", as_user.path("tree.tar.zst"), *local_mirror.cli_args(),
+                       "--cache", as_user.cache, "--no-configure")
+    assert_user_error(proc, as_user, before)
+
+
+def test_expired_release(as_user, local_mirror):
+    past = datetime.now(timezone.utc) - timedelta(days=2)
+    local_mirror.reindex(valid_until=past, date=past - timedelta(days=7))
+    before = _entries(as_user)
+    proc = as_user.run("debian", as_user.path("tree"), *local_mirror.cli_args(),
+                       "--cache", as_user.cache, "--no-configure")
+    assert_user_error(proc, as_user, before)
+
+
+def test_index_that_does_not_match_the_release(as_user, local_mirror):
+    # Every compressed form is damaged, so the client cannot dodge the one it picks.
+    bindir = local_mirror.packages_file.parent
+    for name in ("Packages", "Packages.gz", "Packages.xz"):
+        data = (bindir / name).read_bytes()
+        local_mirror.tamper(str((bindir / name).relative_to(local_mirror.root)),
+                            data[:-16] + bytes(b ^ 0x55 for b in data[-16:]))
+    before = _entries(as_user)
+    proc = as_user.run("debian", as_user.path("tree"), *local_mirror.cli_args(),
+                       "--cache", as_user.cache, "--no-configure")
+    assert_user_error(proc, as_user, before)
+
+
+def test_package_that_does_not_match_the_index(user, local_mirror):
+    deb = local_mirror.deb("base-files")
+    data = bytearray(deb.read_bytes())
+    data[-100] ^= 0xFF
+    local_mirror.tamper(str(deb.relative_to(local_mirror.root)), bytes(data))
+    before = _entries(user)
+    proc = user.run("debian", user.path("tree"), *local_mirror.cli_args(),
+                    "--cache", user.cache, "--no-configure")
+    assert_user_error(proc, user, before, "base-files")
+
+
+def test_unreachable_mirror(as_user, local_mirror):
+    before = _entries(as_user)
+    proc = as_user.run("debian", as_user.path("tree"), "--release", local_mirror.codename,
+                       "--mirror", f"http://127.0.0.1:{_closed_port()}",
+                       "--keyring", local_mirror.keyring, "--cache", as_user.cache)
+    assert_user_error(proc, as_user, before)
+
+
+def test_mirror_without_the_suite(as_user, local_mirror):
+    local_mirror.faults["/dists/bookworm/InRelease"] = 404
+    local_mirror.faults["/dists/bookworm/Release"] = 404
+    before = _entries(as_user)
+    proc = as_user.run("debian", as_user.path("tree"), *local_mirror.cli_args(),
+                       "--cache", as_user.cache)
+    assert_user_error(proc, as_user, before)
