@@ -86,9 +86,23 @@ def test_untrusted_signature(user, local_mirror):
     before = _entries(user)
     proc = user.run("debian", user.path("tree"), *local_mirror.cli_args(),
                     "--cache", user.cache, "--no-configure")
-    assert_user_error(proc, user, before)
+    message = assert_user_error(proc, user, before, "InRelease", local_mirror.url,
+                                str(local_mirror.keyring))
+    assert "not in the trusted keyring" in message
     # Nothing past the signed index may have been fetched.
     assert not any(r.startswith("/pool/") for r in local_mirror.requests)
+
+
+def test_modified_inrelease(user, local_mirror):
+    inrelease = local_mirror.dist / "InRelease"
+    text = inrelease.read_bytes()
+    assert b"\nArchitectures: " in text
+    local_mirror.tamper(str(inrelease.relative_to(local_mirror.root)),
+                        text.replace(b"\nArchitectures: ", b"\nArchitectures: i386 ", 1))
+    before = _entries(user)
+    proc = user.run("debian", user.path("tree"), *local_mirror.cli_args(),
+                    "--cache", user.cache, "--no-configure")
+    assert_user_error(proc, user, before, "InRelease", local_mirror.url, "BAD signature")
 
 
 def test_untrusted_signature_into_a_tarball(as_user, local_mirror):
@@ -105,7 +119,7 @@ def test_expired_release(as_user, local_mirror):
     before = _entries(as_user)
     proc = as_user.run("debian", as_user.path("tree"), *local_mirror.cli_args(),
                        "--cache", as_user.cache, "--no-configure")
-    assert_user_error(proc, as_user, before)
+    assert_user_error(proc, as_user, before, "InRelease", "expired")
 
 
 def test_index_that_does_not_match_the_release(as_user, local_mirror):
@@ -118,7 +132,7 @@ def test_index_that_does_not_match_the_release(as_user, local_mirror):
     before = _entries(as_user)
     proc = as_user.run("debian", as_user.path("tree"), *local_mirror.cli_args(),
                        "--cache", as_user.cache, "--no-configure")
-    assert_user_error(proc, as_user, before)
+    assert_user_error(proc, as_user, before, "Packages", local_mirror.url, "SHA256")
 
 
 def test_package_that_does_not_match_the_index(user, local_mirror):
@@ -129,7 +143,7 @@ def test_package_that_does_not_match_the_index(user, local_mirror):
     before = _entries(user)
     proc = user.run("debian", user.path("tree"), *local_mirror.cli_args(),
                     "--cache", user.cache, "--no-configure")
-    assert_user_error(proc, user, before, "base-files")
+    assert_user_error(proc, user, before, "base-files", local_mirror.url, "SHA256")
 
 
 def test_unreachable_mirror(as_user, local_mirror):

@@ -1,0 +1,70 @@
+"""The solver on the real Debian archive must pick what mmdebstrap picks.
+
+The reference lists in tests/data were made by mmdebstrap with its merged-usr
+hook (see their headers). Only names are compared: versions move with point
+releases, the package sets of a stable release should not.
+"""
+from __future__ import annotations
+
+import lzma
+from pathlib import Path
+
+import pytest
+
+from bootstrap.families.deb.packages import DebPackage, parse_packages
+from bootstrap.families.deb.select import Seeds, select
+
+pytestmark = pytest.mark.network
+
+MIRROR = "http://deb.debian.org/debian"
+DATA = Path(__file__).parent / "data"
+MERGED_USR = ("usr-is-merged",)
+
+VARIANTS = {
+    "essential": Seeds(essential=True, preselected=MERGED_USR),
+    "apt": Seeds(essential=True, names=("apt",), preselected=MERGED_USR),
+    "minbase": Seeds(essential=True, priorities=("required",), names=("apt",), preselected=MERGED_USR),
+    "buildd": Seeds(essential=True, priorities=("required",), names=("apt", "build-essential"),
+                    preselected=MERGED_USR),
+    "important": Seeds(essential=True, priorities=("required", "important"), preselected=MERGED_USR),
+    "standard": Seeds(essential=True, priorities=("required", "important", "standard"),
+                      preselected=MERGED_USR),
+}
+
+_INDEXES: dict[str, list[DebPackage]] = {}
+
+
+def _index(release: str) -> list[DebPackage]:
+    if release not in _INDEXES:
+        requests = pytest.importorskip("requests")
+        url = f"{MIRROR}/dists/{release}/main/binary-amd64/Packages.xz"
+        try:
+            resp = requests.get(url, timeout=120)
+            resp.raise_for_status()
+        except requests.RequestException as exc:
+            pytest.skip(f"cannot download {url}: {exc}")
+        text = lzma.decompress(resp.content).decode("utf-8")
+        _INDEXES[release] = parse_packages(text, "amd64")
+    return _INDEXES[release]
+
+
+def _reference(release: str, variant: str) -> set[str]:
+    path = DATA / f"{release}-amd64-{variant}.txt"
+    lines = path.read_text().splitlines()
+    return {line.split()[0] for line in lines if line.strip() and not line.startswith("#")}
+
+
+CASES = [("bookworm", v) for v in VARIANTS] + [
+    ("trixie", v) for v in VARIANTS if (DATA / f"trixie-amd64-{v}.txt").exists()
+]
+
+
+@pytest.mark.parametrize("release,variant", CASES)
+def test_selection_matches_mmdebstrap(release: str, variant: str) -> None:
+    want = _reference(release, variant)
+    got = {p.name for p in select(_index(release), VARIANTS[variant], "amd64", where=f"{release} main amd64")}
+    assert got == want, f"missing {sorted(want - got)}, extra {sorted(got - want)}"
+
+
+def test_bookworm_minbase_is_88_packages() -> None:
+    assert len(_reference("bookworm", "minbase")) == 88

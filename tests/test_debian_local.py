@@ -1,0 +1,106 @@
+"""Builds from the local signed fixture mirror, as unprivileged users: the cache,
+the JSON result, mirror failover, and ownership carried by the ledger into tarballs."""
+from __future__ import annotations
+
+import json
+import socket
+import tarfile
+
+from debmirror import parse_packages
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _build(user, mirror, target, *extra, cache=None, env=None):
+    return user.run("debian", target, *mirror.cli_args(), "--no-configure",
+                    "--cache", cache or user.cache, *extra, env=env, check=True)
+
+
+def test_warm_cache_rebuild_fetches_only_the_index(user, local_mirror):
+    _build(user, local_mirror, user.path("first"))
+    first = local_mirror.requests
+    assert any(r.startswith("/pool/") for r in first), first
+    local_mirror.reset_requests()
+
+    _build(user, local_mirror, user.path("second"))
+    assert local_mirror.requests == ["/dists/bookworm/InRelease"]
+    # and that one request was a revalidation the mirror answered with 304
+    assert [entry.status for entry in local_mirror.log] == [304]
+
+
+def test_json_result_names_every_package_with_its_version(user, local_mirror):
+    proc = _build(user, local_mirror, user.path("tree"), "--json", "--variant", "minbase")
+    result = json.loads(proc.stdout)
+    assert {"target", "distro", "release", "arch", "variant", "packages", "mode",
+            "seconds"} <= set(result)
+    assert result["target"] == str(user.path("tree"))
+    assert (result["distro"], result["release"], result["arch"], result["variant"]) == \
+        ("debian", "bookworm", "amd64", "minbase")
+    assert result["seconds"] > 0
+    index = {(p["Package"], p["Version"]) for p in
+             parse_packages(local_mirror.packages_file.read_text())}
+    got = {(p["name"], p["version"]) for p in result["packages"]}
+    assert got <= index
+    # essential + required + apt, and the versioned dependency took the newer ver-lib
+    assert {"base-files", "shadowish", "apt"} <= {n for n, _ in got}
+
+
+def test_second_mirror_takes_over_when_the_first_is_unreachable(as_user, local_mirror):
+    dead = f"http://127.0.0.1:{_closed_port()}"
+    proc = as_user.run("debian", as_user.path("tree"), "--release", "bookworm",
+                       "--mirror", dead, "--mirror", local_mirror.url,
+                       "--keyring", local_mirror.keyring, "--no-configure",
+                       "--cache", as_user.cache, "--json", check=True)
+    assert json.loads(proc.stdout)["packages"]
+    assert (as_user.path("tree") / "etc/shadowish").exists()
+    sources = (as_user.path("tree") / "etc/apt/sources.list.d/debian.sources").read_text()
+    assert f"URIs: {local_mirror.url}" in sources
+
+
+def test_tarball_ownership_comes_from_the_ledger_and_is_the_same_for_every_user(
+        mapped_user, single_user, local_mirror):
+    env = {"SOURCE_DATE_EPOCH": "1700000000"}
+    a = mapped_user.path("t.tar")
+    b = single_user.path("t.tar")
+    _build(mapped_user, local_mirror, a, "--include", "suid-tools,links", env=env)
+    _build(single_user, local_mirror, b, "--include", "suid-tools,links", env=env)
+    assert a.read_bytes() == b.read_bytes()
+    with tarfile.open(a) as tar:
+        members = {m.name: m for m in tar}
+    names = list(members)
+    assert names == sorted(names)
+    shadow = members["./etc/shadowish"]
+    assert (shadow.uid, shadow.gid, shadow.mode) == (0, 42, 0o640)
+    modes = sorted(m.mode for m in members.values() if m.isreg() and m.mode & 0o6000)
+    assert 0o4755 in modes and 0o2755 in modes
+    assert any(m.islnk() for m in members.values())
+    assert any(m.issym() for m in members.values())
+    assert all(m.mtime <= 1700000000 for m in members.values())
+    assert members["./dev/null"].ischr()
+
+
+def test_existing_target_is_refused_and_left_alone(as_user, local_mirror):
+    target = as_user.mkdir("tree")
+    (target / "keep").write_text("mine")
+    proc = as_user.run("debian", target, *local_mirror.cli_args(), "--no-configure",
+                       "--cache", as_user.cache)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("rootstrap: error: ") and "exists" in proc.stderr
+    assert (target / "keep").read_text() == "mine"
+
+
+def test_failure_while_configuring_leaves_nothing_behind(user, local_mirror):
+    # The fixture packages carry no dpkg, so configuring must fail after the tree was
+    # unpacked (and, for the mapped user, handed to mapped ids): nothing may remain.
+    before = set(p.name for p in user.workdir.iterdir())
+    proc = user.run("debian", user.path("tree"), *local_mirror.cli_args(),
+                    "--cache", user.cache)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rootstrap: error: configuring failed")
+    assert "Traceback" not in proc.stderr
+    assert set(p.name for p in user.workdir.iterdir()) == before
