@@ -15,12 +15,14 @@ from tqdm import tqdm
 from bootstrap import emit, ownership, seed
 from bootstrap.cache import Cache
 from bootstrap.errors import Die, die
-from bootstrap.families import family_for
+from bootstrap.families import Family, family_for
 from bootstrap.fetch import Fetcher
-from bootstrap.ledger import BLOCK, CHAR, DIR, SYMLINK, Entry, Ledger
-from bootstrap.recipe import Recipe
+from bootstrap.ledger import CHAR, Ledger
+from bootstrap.paths import default_cache
+from bootstrap.recipe import Recipe, Release, Variant
 from bootstrap.sandbox import Sandbox, choose, shim
 from bootstrap.treewriter import TreeWriter
+from bootstrap.trust import Keyring, open_keyring
 
 # What a container's /dev holds; recorded for tarballs, never created unprivileged.
 DEV_NODES = (("console", CHAR, 0o666, (5, 1)), ("full", CHAR, 0o666, (1, 7)),
@@ -129,7 +131,6 @@ def build(recipe: Recipe, opts: Options) -> Result:
         die(f"cannot write to {target.parent}")
     if opts.configure:
         _check_runnable(recipe, arch)
-    from bootstrap.trust import open_keyring
     keyring = open_keyring(recipe.keyrings, opts.keyrings)
     try:
         return _build(recipe, opts, release, variant, arch, fmt, target, keyring, started)
@@ -137,8 +138,9 @@ def build(recipe: Recipe, opts: Options) -> Result:
         keyring.close()
 
 
-def _build(recipe, opts, release, variant, arch, fmt, target, keyring, started):  # type: ignore[no-untyped-def]
-    cache = Cache(opts.cache or _default_cache())
+def _build(recipe: Recipe, opts: Options, release: Release, variant: Variant, arch: str,
+           fmt: str, target: Path, keyring: Keyring, started: float) -> Result:
+    cache = Cache(opts.cache or default_cache())
     fetcher = Fetcher(opts.mirrors or list(recipe.mirrors), cache, opts.jobs)
     family = family_for(recipe, release, arch)
     _say(opts, f"fetching the index of {recipe.name} {release.name} {arch}")
@@ -206,7 +208,8 @@ def _build(recipe, opts, release, variant, arch, fmt, target, keyring, started):
         seconds=round(time.monotonic() - started, 2), downloads=fetcher.downloads)
 
 
-def _configure(family, sandbox: Sandbox, root: Path, ledger: Ledger, opts: Options) -> None:  # type: ignore[no-untyped-def]
+def _configure(family: Family, sandbox: Sandbox, root: Path, ledger: Ledger,
+               opts: Options) -> None:
     chown = sandbox.can_chown
     sandbox.call(lambda: ownership.materialize(root, ledger, chown))
     prefix = "" if chown else shim.install(root)
@@ -230,8 +233,3 @@ def _configure(family, sandbox: Sandbox, root: Path, ledger: Ledger, opts: Optio
     if not chown:
         writer = TreeWriter(root, ledger)
         shim.collect(root, ledger, lambda p, follow: writer.resolve(p, follow_last=follow))
-
-
-def _default_cache() -> Path:
-    from bootstrap.paths import default_cache
-    return default_cache()

@@ -5,7 +5,6 @@ tarball made without root equals the one made with root."""
 from __future__ import annotations
 
 import gzip
-import io
 import lzma
 import os
 import stat

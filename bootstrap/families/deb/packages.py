@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import NamedTuple, Optional
+
+from bootstrap.errors import Die
 
 from .relation import Relation, parse_provides, parse_relations
 
@@ -44,7 +46,11 @@ class _Relations:
         value = obj.__dict__[self.slot]
         if isinstance(value, _Raw):
             parse = parse_provides if self.flat else parse_relations
-            value = parse(value.text, value.native_arch)
+            try:
+                value = parse(value.text, value.native_arch)
+            except ValueError as exc:
+                field_name = self.slot[1:].replace("_", "-")
+                raise Die(f"package '{obj.__dict__.get('name')}': bad {field_name} field: {exc}") from None
             obj.__dict__[self.slot] = value
         return value
 
@@ -52,13 +58,14 @@ class _Relations:
         obj.__dict__[self.slot] = value if isinstance(value, _Raw) else list(value)
 
 
-@dataclass(frozen=True)
-class _Raw:
+class _Raw(NamedTuple):  # a tuple: built 30,000 times per index, cheaply
     text: str
     native_arch: str
 
 
-@dataclass
+# eq=False: a package record is an identity (hashable, cheap to compare);
+# field-wise equality would compare whole stanzas and parse relations.
+@dataclass(eq=False)
 class DebPackage:
     name: str
     version: str
@@ -78,7 +85,7 @@ class DebPackage:
     # and apt prefers them when it has to choose.
     protected: bool = False
     source: str = ""
-    stanza: str = field(default="", repr=False)
+    stanza: str = field(default="", repr=False)  # verbatim, without the final newline
 
     def __str__(self) -> str:
         return f"{self.name} {self.version} ({self.architecture})"
@@ -87,10 +94,6 @@ class DebPackage:
 def _fold(value: str) -> str:
     """Join a multi-line relationship value into one line."""
     return " ".join(value.split()) if "\n" in value else value
-
-
-def _lazy(value: Optional[str], native_arch: str) -> object:
-    return _Raw(_fold(value), native_arch) if value else []
 
 
 _NEW = object.__new__
@@ -105,25 +108,27 @@ def parse_stanza(stanza: str, native_arch: str) -> Optional[DebPackage]:
     get = fields.get
     # Built without __init__: this runs 63,000 times per index.
     pkg = _NEW(DebPackage)
-    pkg.__dict__.update(
-        name=name.strip(),
-        version=get("Version", "").strip(),
-        architecture=get("Architecture", "").strip(),
-        multi_arch=get("Multi-Arch", "no").strip() or "no",
-        essential=get("Essential", "").strip().lower() == "yes",
-        priority=get("Priority", "optional").strip() or "optional",
-        _depends=_lazy(get("Depends"), native_arch),
-        _pre_depends=_lazy(get("Pre-Depends"), native_arch),
-        _provides=_lazy(get("Provides"), native_arch),
-        _conflicts=_lazy(get("Conflicts"), native_arch),
-        _breaks=_lazy(get("Breaks"), native_arch),
-        filename=get("Filename", "").strip(),
-        size=int(get("Size", "0").strip() or 0),
-        sha256=get("SHA256", "").strip(),
-        protected=(get("Protected", "") or get("Important", "")).strip().lower() == "yes",
-        source=get("Source", "").strip(),
-        stanza=stanza,
-    )
+    pre, dep, prov = get("Pre-Depends"), get("Depends"), get("Provides")
+    con, brk = get("Conflicts"), get("Breaks")
+    pkg.__dict__ = {
+        "name": name.strip(),
+        "version": get("Version", "").strip(),
+        "architecture": get("Architecture", "").strip(),
+        "multi_arch": get("Multi-Arch", "no").strip() or "no",
+        "essential": get("Essential", "").strip().lower() == "yes",
+        "priority": get("Priority", "optional").strip() or "optional",
+        "_depends": _Raw(_fold(dep), native_arch) if dep else [],
+        "_pre_depends": _Raw(_fold(pre), native_arch) if pre else [],
+        "_provides": _Raw(_fold(prov), native_arch) if prov else [],
+        "_conflicts": _Raw(_fold(con), native_arch) if con else [],
+        "_breaks": _Raw(_fold(brk), native_arch) if brk else [],
+        "filename": get("Filename", "").strip(),
+        "size": int(get("Size") or 0),
+        "sha256": get("SHA256", "").strip(),
+        "protected": (get("Protected") or get("Important") or "").strip().lower() == "yes",
+        "source": get("Source", "").strip(),
+        "stanza": stanza,
+    }
     return pkg
 
 

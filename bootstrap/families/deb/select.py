@@ -22,13 +22,18 @@ behaviour for a single-architecture system:
   first mentions them, as a package or in a relationship field);
 - a package that conflicts with (or breaks, or is broken by) a selected one
   is passed over; a choice whose own dependencies cannot be met is undone and
-  the next one is tried.
+  the next one is tried;
+- only if no choice works that way may the new package push aside a
+  conflicting package that was pulled in automatically (never one asked for
+  by name or installed in an earlier stage); what needed the evicted package
+  is then satisfied again, and at the end of a stage whatever nothing needs
+  any more is dropped, as apt does not install garbage.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Iterable
 
 from bootstrap.errors import Die
 
@@ -88,8 +93,11 @@ class _Solver:
             for prov in pkg.provides:
                 self.providers.setdefault(prov.name, []).append((pkg, prov))
         self.selected: dict[str, DebPackage] = {}
-        self.order: list[str] = []  # selection order, for undo
+        self.journal: list[tuple[str, DebPackage, bool]] = []  # changes, for undo
         self.installed: set[str] = set()  # selected in an earlier stage
+        self.protected: set[str] = set()  # asked for by name, or installed: never evicted
+        self.dropped = False  # a conflict deselected something since the last repair
+        self.may_evict = True
         self.expanded: set[str] = set()  # selected and dependencies (being) resolved
         # name -> (selected package, relation) for each selected package's
         # Conflicts/Breaks, so a new candidate can be checked against them.
@@ -134,24 +142,26 @@ class _Solver:
                     return True
         return False
 
-    def conflict_with_selected(self, pkg: DebPackage) -> Optional[str]:
-        """Name a selected package that `pkg` conflicts with or breaks, or vice versa."""
+    def conflicting(self, pkg: DebPackage) -> list[DebPackage]:
+        """Selected packages that `pkg` conflicts with or breaks, or that conflict with or break it."""
+        found: dict[str, DebPackage] = {}
+        selected = self.selected
         for group in (*pkg.conflicts, *pkg.breaks):
             for rel in group:
-                other = self.selected.get(rel.name)
+                other = selected.get(rel.name)
                 if other is not None and other.name != pkg.name and self._hits(rel, other):
-                    return other.name
+                    found[other.name] = other
                 for prov_pkg, prov in self.providers.get(rel.name, ()):
-                    if prov_pkg.name == pkg.name or self.selected.get(prov_pkg.name) is not prov_pkg:
+                    # a package may conflict with what it provides itself
+                    if prov_pkg.name == pkg.name or selected.get(prov_pkg.name) is not prov_pkg:
                         continue
                     if rel.op is None or (prov.version is not None and rel.satisfied_by(prov.version)):
-                        return prov_pkg.name
-        names = [pkg.name] + [p.name for p in pkg.provides]
-        for name in names:
+                        found[prov_pkg.name] = prov_pkg
+        for name in (pkg.name, *(p.name for p in pkg.provides)):
             for other, rel in self.negative.get(name, ()):
-                if other.name != pkg.name and self.selected.get(other.name) is other and self._hits(rel, pkg):
-                    return other.name
-        return None
+                if other.name != pkg.name and selected.get(other.name) is other and self._hits(rel, pkg):
+                    found[other.name] = other
+        return list(found.values())
 
     def rank(self, target: str, pkgs: list[DebPackage]) -> list[DebPackage]:
         """Order the packages able to satisfy one alternative, best first."""
@@ -209,31 +219,59 @@ class _Solver:
         return {n: self._mention[n] for n in names if n in self._mention}
 
     # -- marking ---------------------------------------------------------
+    #
+    # Every change to the selection goes through _add/_drop and is journaled,
+    # so a failed attempt (an alternative whose own dependencies cannot be
+    # met) is undone exactly.
 
-    def add(self, pkg: DebPackage) -> None:
+    def _add(self, pkg: DebPackage) -> None:
         self.selected[pkg.name] = pkg
-        self.order.append(pkg.name)
+        self.journal.append(("add", pkg, False))
+        self._index_negative(pkg, add=True)
+
+    def _drop(self, pkg: DebPackage) -> None:
+        del self.selected[pkg.name]
+        was_expanded = pkg.name in self.expanded
+        self.expanded.discard(pkg.name)
+        self.journal.append(("drop", pkg, was_expanded))
+        self._index_negative(pkg, add=False)
+        self.dropped = True
+
+    def _index_negative(self, pkg: DebPackage, add: bool) -> None:
         for group in (*pkg.conflicts, *pkg.breaks):
             for rel in group:
-                self.negative.setdefault(rel.name, []).append((pkg, rel))
+                if add:
+                    self.negative.setdefault(rel.name, []).append((pkg, rel))
+                    continue
+                entries = self.negative[rel.name]
+                for i in range(len(entries) - 1, -1, -1):
+                    if entries[i][0] is pkg:  # identity: __eq__ would compare stanzas
+                        del entries[i]
+                        break
+                if not entries:
+                    del self.negative[rel.name]
 
     def rollback(self, mark: int) -> None:
-        while len(self.order) > mark:
-            name = self.order.pop()
-            pkg = self.selected.pop(name)
-            self.expanded.discard(name)
-            for group in (*pkg.conflicts, *pkg.breaks):
-                for rel in group:
-                    entries = self.negative[rel.name]
-                    for i in range(len(entries) - 1, -1, -1):
-                        if entries[i][0] is pkg:
-                            del entries[i]
-                            break
-                    if not entries:
-                        del self.negative[rel.name]
+        while len(self.journal) > mark:
+            op, pkg, was_expanded = self.journal.pop()
+            if op == "add":
+                del self.selected[pkg.name]
+                self.expanded.discard(pkg.name)
+                self._index_negative(pkg, add=False)
+            else:
+                self.selected[pkg.name] = pkg
+                if was_expanded:
+                    self.expanded.add(pkg.name)
+                self._index_negative(pkg, add=True)
 
-    def mark(self, pkg: DebPackage) -> None:
-        """Select `pkg` (without its dependencies); raise _Failure if it cannot be."""
+    def mark(self, pkg: DebPackage, evict: bool = False) -> None:
+        """Select `pkg` (not its dependencies); raise _Failure if it cannot be.
+
+        With `evict`, packages it conflicts with are deselected if nothing
+        asked for them by name (like apt, which removes an automatically
+        installed package that is in the way); what depended on them is
+        repaired later.
+        """
         current = self.selected.get(pkg.name)
         if current is pkg:
             return
@@ -241,14 +279,17 @@ class _Solver:
             raise _Failure(f"'{pkg.name}' {pkg.version} and {current.version} are both wanted")
         if pkg.name in self.exclude:
             raise _Failure(f"'{pkg.name}' is excluded")
-        other = self.conflict_with_selected(pkg)
-        if other is not None:
-            raise _Failure(f"'{pkg.name}' and '{other}' conflict (Conflicts/Breaks)")
-        self.add(pkg)
+        others = self.conflicting(pkg)
+        for other in others:
+            if not evict or other.name in self.protected:
+                raise _Failure(f"'{pkg.name}' and '{other.name}' conflict (Conflicts/Breaks)")
+        for other in others:
+            self._drop(other)
+        self._add(pkg)
 
-    def install(self, pkg: DebPackage) -> None:
+    def install(self, pkg: DebPackage, evict: bool = False) -> None:
         """Select `pkg` and, depth first, what its dependencies need."""
-        self.mark(pkg)
+        self.mark(pkg, evict)
         if pkg.name in self.expanded:
             return
         self.expanded.add(pkg.name)
@@ -257,25 +298,63 @@ class _Solver:
                 self.resolve(pkg, group)
 
     def resolve(self, pkg: DebPackage, group: list[Relation]) -> None:
-        tried: list[str] = []
+        """Satisfy one alternatives group of `pkg`, or raise _Failure."""
+        choices: list[DebPackage] = []
         reasons: list[str] = []
         for rel in group:
             options = [p for p in self.matches(rel) if p.name not in self.exclude]
             if not options:
                 reasons.append(self._why_not(rel))
             for choice in self.rank(rel.name, options):
-                if choice.name in tried:
-                    continue
-                tried.append(choice.name)
-                mark = len(self.order)
+                if all(choice is not c for c in choices):
+                    choices.append(choice)
+        # Only when every choice is blocked may one push aside an automatically
+        # selected package that conflicts with it.
+        for evict in (False, True) if self.may_evict else (False,):
+            for choice in choices:
+                mark = len(self.journal)
                 try:
-                    self.install(choice)
+                    self.install(choice, evict)
                     return
                 except _Failure as exc:
                     self.rollback(mark)
                     reasons.append(exc.message)
         detail = " / ".join(dict.fromkeys(reasons))
         raise _Failure(f"'{pkg.name}' depends on '{_group_text(group)}': {detail}")
+
+    def repair(self) -> None:
+        """Re-satisfy dependencies left open when a conflict deselected a package."""
+        # No further evictions while repairing: they could undo each other forever.
+        self.may_evict = False
+        try:
+            while self.dropped:
+                self.dropped = False
+                for name in sorted(self.expanded):
+                    pkg = self.selected[name]
+                    for group in (*pkg.pre_depends, *pkg.depends):
+                        if not self.satisfied(group):
+                            self.resolve(pkg, group)
+        finally:
+            self.may_evict = True
+
+    def sweep(self, roots: Iterable[str]) -> None:
+        """Deselect what nothing needs any more (apt does not install garbage)."""
+        keep: set[str] = set()
+        todo = [n for n in roots if n in self.selected]
+        while todo:
+            name = todo.pop()
+            if name in keep:
+                continue
+            keep.add(name)
+            pkg = self.selected[name]
+            for group in (*pkg.pre_depends, *pkg.depends):
+                for rel in group:
+                    for target in self.matches(rel):
+                        if self.selected.get(target.name) is target and target.name not in keep:
+                            todo.append(target.name)
+        for name in [n for n in self.selected if n not in keep and n not in self.installed]:
+            self._drop(self.selected[name])
+        self.dropped = False
 
     def _why_not(self, rel: Relation) -> str:
         """Why no candidate at all can satisfy `rel`."""
@@ -295,15 +374,17 @@ class _Solver:
         return f"package '{rel.name}' not found in {self.where}"
 
     def install_from_seed(self, pkg: DebPackage, why: str) -> None:
-        mark = len(self.order)
+        mark = len(self.journal)
         try:
             self.install(pkg)
+            self.repair()
         except _Failure as exc:
             self.rollback(mark)
             raise Die(f"cannot install '{pkg.name}' ({why}): {exc.message}") from None
 
     def stage(self, pkgs: list[DebPackage], why: str) -> None:
         """Mark every seed first, then resolve each one's dependencies in turn."""
+        self.protected.update(p.name for p in pkgs)
         for pkg in pkgs:
             try:
                 self.mark(pkg)
@@ -311,7 +392,9 @@ class _Solver:
                 raise Die(f"cannot install '{pkg.name}' ({why}): {exc.message}") from None
         for pkg in pkgs:
             self.install_from_seed(pkg, why)
+        self.sweep(self.protected | self.installed)
         self.installed.update(self.selected)
+        self.protected.update(self.selected)
 
     def lookup(self, name: str, why: str) -> DebPackage:
         """An explicitly named package; a virtual name resolves to its best provider."""
@@ -343,6 +426,7 @@ def select(
     for pkg in pre:
         solver.mark(pkg)
     solver.installed.update(solver.selected)
+    solver.protected.update(solver.selected)
 
     if seeds.essential:
         essential = sorted(
@@ -356,6 +440,7 @@ def select(
     for pkg in pre:
         solver.install_from_seed(pkg, "preselected")
     solver.installed.update(solver.selected)
+    solver.protected.update(solver.selected)
 
     rest: dict[str, DebPackage] = {}
     if seeds.priorities:
