@@ -21,6 +21,7 @@ from bootstrap.ledger import CHAR, Ledger
 from bootstrap.paths import default_cache
 from bootstrap.recipe import Recipe, Release, Variant
 from bootstrap.sandbox import Sandbox, choose, shim
+from bootstrap.sandbox.base import TreeRunner
 from bootstrap.treewriter import TreeWriter
 from bootstrap.trust import Keyring, open_keyring
 
@@ -47,6 +48,7 @@ class Options:
     configure: bool = True
     cache: Optional[Path] = None
     mode: str = "auto"
+    proot: Optional[str] = None
     format: str = "auto"
     jobs: int = 4
     quiet: bool = False
@@ -64,6 +66,7 @@ class Result:
     mode: str
     mode_reason: str
     refused: list[str]
+    owners: str          # "real" on disk, or "ledger" (the filesystem or mode could not)
     format: str
     seconds: float = 0.0
     downloads: int = 0
@@ -151,7 +154,7 @@ def _build(recipe: Recipe, opts: Options, release: Release, variant: Variant, ar
     sandbox: Optional[Sandbox] = None
     if opts.configure or fmt == "dir":
         try:
-            sandbox = choose(opts.mode)
+            sandbox = choose(opts.mode, opts.proot)
         except Die:
             if opts.configure:
                 raise
@@ -165,6 +168,10 @@ def _build(recipe: Recipe, opts: Options, release: Release, variant: Variant, ar
 
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.rootstrap-", dir=target.parent))
     try:
+        owners_real = bool(sandbox and sandbox.can_chown
+                           and sandbox.call(lambda: ownership.probe_chown(staging)))
+        if sandbox and sandbox.can_chown and not owners_real:
+            _say(opts, f"{target.parent} refuses chown: ownership is kept in the ledger")
         ledger = Ledger()
         writer = TreeWriter(staging, ledger)
         writer.mkdir(".", 0o755, 0, 0)
@@ -177,24 +184,24 @@ def _build(recipe: Recipe, opts: Options, release: Release, variant: Variant, ar
         _dev(writer)
         if opts.configure:
             assert sandbox is not None
-            _configure(family, sandbox, staging, ledger, opts)
+            _configure(family, sandbox, staging, ledger, opts, owners_real)
         seed.seed(writer, opts.hostname or recipe.hostname)
         family.seed(writer, fetcher.mirror)
         family.finish(writer, ledger)
         if fmt == "dir":
-            chown = bool(sandbox and sandbox.can_chown)
+            def finalize() -> None:
+                ownership.materialize(staging, ledger, owners_real, xattrs=not owners_real)
             if sandbox:
-                sandbox.call(lambda: ownership.materialize(staging, ledger, chown))
+                sandbox.call(finalize)
             else:
-                ownership.materialize(staging, ledger, False)
-            ledger.save(target.parent / f"{target.name}.rootstrap-ledger")
+                finalize()
+            ledger.save(ledger_path(target))
             if target.is_dir():
                 target.rmdir()
             os.rename(staging, target)
         else:
             epoch = os.environ.get("SOURCE_DATE_EPOCH")
-            with _bar(opts, total=None, desc="write"):
-                emit.write_tar(staging, ledger, target, fmt, int(epoch) if epoch else None)
+            emit.write_tar(staging, ledger, target, fmt, int(epoch) if epoch else None)
             _remove(staging, sandbox)
     except BaseException:
         _remove(staging, sandbox)
@@ -204,19 +211,29 @@ def _build(recipe: Recipe, opts: Options, release: Release, variant: Variant, ar
         variant=variant.name, packages=[{"name": c.name, "version": c.version} for c in chosen],
         mode=sandbox.mode if sandbox else "none",
         mode_reason=sandbox.reason if sandbox else "nothing to run",
-        refused=sandbox.refused if sandbox else [], format=fmt,
+        refused=sandbox.refused if sandbox else [],
+        owners="real" if owners_real else "ledger", format=fmt,
         seconds=round(time.monotonic() - started, 2), downloads=fetcher.downloads)
 
 
+def ledger_path(tree: Path) -> Path:
+    """Where a directory tree's ledger lives: beside it, not inside the rootfs."""
+    return tree.parent / f"{tree.name}.rootstrap-ledger"
+
+
 def _configure(family: Family, sandbox: Sandbox, root: Path, ledger: Ledger,
-               opts: Options) -> None:
-    chown = sandbox.can_chown
-    sandbox.call(lambda: ownership.materialize(root, ledger, chown))
-    prefix = "" if chown else shim.install(root)
+               opts: Options, owners_real: bool) -> None:
+    if sandbox.mode != "ptrace":
+        # inside a namespace root reads through any mode; PRoot's fake root does not,
+        # so there the tree stays readable and merge() tells relaxed modes apart
+        sandbox.call(lambda: ownership.materialize(root, ledger, owners_real))
+    prefix = "" if owners_real else shim.install(root)
     log_file = None if opts.verbose else tempfile.TemporaryFile(prefix="rootstrap-log-")
+    runner = TreeRunner(sandbox, root, prefix, log_file.fileno() if log_file else None,
+                        fake_chown=not owners_real)
     try:
         try:
-            family.configure(sandbox, root, prefix, log_file.fileno() if log_file else None)
+            family.configure(runner)
         except Die as e:
             if log_file:
                 log_file.seek(0)
@@ -228,8 +245,8 @@ def _configure(family: Family, sandbox: Sandbox, root: Path, ledger: Ledger,
     finally:
         if log_file:
             log_file.close()
-    seen = sandbox.call(lambda: ownership.harvest(root, chown))
-    ownership.merge(ledger, seen, chown)
-    if not chown:
+    seen = sandbox.call(lambda: ownership.harvest(root, owners_real))
+    ownership.merge(ledger, seen, owners_real)
+    if not owners_real:
         writer = TreeWriter(root, ledger)
         shim.collect(root, ledger, lambda p, follow: writer.resolve(p, follow_last=follow))

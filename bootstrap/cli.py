@@ -27,7 +27,8 @@ def _csv(value: str) -> list[str]:
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Build a Linux distribution's root filesystem "
-                "without root.", epilog="`rootstrap list` shows every recipe.")
+                "without root.", epilog="Also: `rootstrap list` (every recipe), `rootstrap export TREE OUT.tar.zst`, "
+                "`rootstrap run TREE [-- CMD...]`.")
     p.add_argument("distro", help="recipe name from recipes/ or path to a recipe YAML")
     p.add_argument("target", help="directory or tarball (.tar, .tar.gz, .tar.xz, .tar.zst)")
     p.add_argument("--release", help="release or suite (default: the recipe's)")
@@ -45,8 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-configure", dest="configure", action="store_false",
                    help="unpack and register only: run no scriptlet, trigger or hook")
     p.add_argument("--cache", type=Path, metavar="DIR", help="download cache")
-    p.add_argument("--mode", default="auto", choices=("auto", "userns", "ptrace", "root"),
-                   help="how to act as root (default: the best this host allows)")
+    _mode_options(p)
     p.add_argument("--format", default="auto",
                    choices=("auto", "dir", "tar", "tar.gz", "tar.xz", "tar.zst"))
     p.add_argument("--jobs", type=int, default=4, metavar="N", help="parallel downloads")
@@ -55,6 +55,40 @@ def _parser() -> argparse.ArgumentParser:
     loud.add_argument("--verbose", "-v", action="store_true")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     return p
+
+
+def _mode_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mode", default="auto", choices=("auto", "userns", "ptrace", "root"),
+                   help="how to act as root (default: the best this host allows)")
+    p.add_argument("--proot", metavar="PATH", help="the PRoot binary for --mode ptrace")
+
+
+def _export(argv: list[str]) -> int:
+    p = _Parser(prog=f"{PROG} export", description="Write a tree built by rootstrap as a "
+                "tarball, with the ownership its ledger kept.")
+    p.add_argument("tree")
+    p.add_argument("out", help="OUT.tar, .tar.gz, .tar.xz or .tar.zst")
+    p.add_argument("--format", default="auto", choices=("auto", "tar", "tar.gz", "tar.xz",
+                                                          "tar.zst"))
+    _mode_options(p)
+    args = p.parse_args(argv)
+    from bootstrap.export import export
+    export(Path(args.tree), Path(args.out), args.format, args.mode, args.proot)
+    return 0
+
+
+def _run(argv: list[str]) -> int:
+    command: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, command = argv[:cut], argv[cut + 1:]
+    p = _Parser(prog=f"{PROG} run", description="Run a command (default: the login shell) "
+                "inside a tree as root, with the best backend this host allows.")
+    p.add_argument("tree")
+    _mode_options(p)
+    args = p.parse_args(argv)
+    from bootstrap.enter import run
+    return run(Path(args.tree), command, args.mode, args.proot)
 
 
 def _list() -> int:
@@ -82,6 +116,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args_list[:1] == ["list"]:
             return _list()
+        if args_list[:1] == ["export"]:
+            return _export(args_list[1:])
+        if args_list[:1] == ["run"]:
+            return _run(args_list[1:])
         args = _parser().parse_args(args_list)
         from bootstrap.build import Options, build
         recipe = recipes.find(args.distro)
@@ -90,7 +128,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             variant=args.variant, include=[p for group in args.include for p in group],
             exclude=[p for group in args.exclude for p in group], mirrors=args.mirror,
             keyrings=args.keyring, hostname=args.hostname, configure=args.configure,
-            cache=args.cache, mode=args.mode, format=args.format, jobs=args.jobs,
+            cache=args.cache, mode=args.mode, proot=args.proot, format=args.format,
+            jobs=args.jobs,
             quiet=args.quiet or args.json, verbose=args.verbose)
         result = build(recipe, opts)
     except Die as e:
@@ -105,4 +144,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"{result.target}: {result.distro} {result.release} {result.arch} "
               f"{result.variant}, {len(result.packages)} packages, mode {result.mode}, "
               f"{result.seconds:.1f} s", file=sys.stderr)
+
     return 0

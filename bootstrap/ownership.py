@@ -47,51 +47,106 @@ def walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
                     stack.append((r, e.path))
 
 
-def materialize(root: Path, ledger: Ledger, chown: bool) -> None:
+ROOTLESS_XATTR = "user.rootlesscontainers"
+
+
+def rootless_value(uid: int, gid: int) -> bytes:
+    """The rootless-containers Resource message (protobuf: uid = 1, gid = 2, both
+    uint32 varints; zero fields are omitted) that umoci and PRoot forks read."""
+    out = bytearray()
+    for tag, value in ((0x08, uid), (0x10, gid)):
+        if value:
+            out.append(tag)
+            while True:
+                byte = value & 0x7F
+                value >>= 7
+                out.append(byte | (0x80 if value else 0))
+                if not value:
+                    break
+    return bytes(out)
+
+
+def materialize(root: Path, ledger: Ledger, chown: bool, xattrs: bool = False) -> None:
     """Apply the ledger's modes (and owners, when chown is possible) to the disk.
-    Deepest entries first, so a directory losing its write bit comes last."""
+    Deepest entries first, so a directory losing its write bit comes last. With
+    xattrs, owners that cannot be real are written as user.rootlesscontainers
+    where the filesystem takes user xattrs."""
     for rel, entry in sorted(ledger.entries.items(), key=lambda kv: -kv[0].count("/")):
         full = str(root) if rel == "." else os.path.join(root, rel)
         if not os.path.lexists(full):
             continue
         if chown:
             os.lchown(full, entry.uid, entry.gid)
+        elif xattrs and entry.kind != SYMLINK and (entry.uid or entry.gid):
+            try:
+                os.setxattr(full, ROOTLESS_XATTR, rootless_value(entry.uid, entry.gid),
+                            follow_symlinks=False)
+            except OSError:
+                xattrs = False   # this filesystem takes no user xattrs: the ledger must do
         if entry.kind != SYMLINK:
             os.chmod(full, entry.mode)
 
 
+def relaxed(kind: str, mode: int) -> int:
+    """The mode an entry has on disk while rootstrap works on the tree."""
+    return mode | 0o700 if kind == DIR else mode | 0o600 if kind == FILE else mode
+
+
 def harvest(root: Path, chown: bool) -> dict[str, Stat]:
-    """What the disk says now; then give every entry back to the caller, readable."""
+    """What the disk says now; every entry is given back to the caller, readable,
+    directories before they are read, so no mode can hide what lies below."""
     seen: dict[str, Stat] = {}
-    for rel, st in walk(root):
-        seen[rel] = (_kind(st.st_mode), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
-    for rel, (kind, mode, uid, gid) in seen.items():
+    pending = ["."]
+    while pending:
+        rel = pending.pop()
         full = str(root) if rel == "." else os.path.join(root, rel)
-        if chown and (uid or gid):
+        st = os.lstat(full)
+        kind, mode = _kind(st.st_mode), stat.S_IMODE(st.st_mode)
+        seen[rel] = (kind, mode, st.st_uid, st.st_gid)
+        if chown and (st.st_uid or st.st_gid):
             os.lchown(full, 0, 0)
+        if kind in (DIR, FILE) and relaxed(kind, mode) != mode:
+            os.chmod(full, relaxed(kind, mode))
         if kind == DIR:
-            os.chmod(full, mode | 0o700)
-        elif kind == FILE:
-            os.chmod(full, mode | 0o600)
+            pending += [e.name if rel == "." else f"{rel}/{e.name}" for e in os.scandir(full)]
     return seen
 
 
+def probe_chown(root: Path) -> bool:
+    """Does the filesystem under root let this process give a file to another id?
+    (NFS with root_squash, FUSE mounts and others refuse.)"""
+    probe = root / ".rootstrap-chown-probe"
+    probe.touch()
+    try:
+        os.lchown(probe, 1, 1)
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.unlink()
+
+
 def merge(ledger: Ledger, seen: dict[str, Stat], owners_real: bool) -> None:
-    """Fold a harvest into the ledger: modes from the disk; owners from the disk when
-    the backend could set them, else from the ledger (new entries belong to root)."""
+    """Fold a harvest into the ledger: modes from the disk (a relaxed mode the ledger
+    explains is the ledger's); owners from the disk when they could be made real,
+    else from the ledger (new entries belong to root)."""
     for rel in [k for k, e in ledger.entries.items()
                 if k not in seen and e.kind not in (CHAR, BLOCK)]:
         del ledger.entries[rel]
     for rel, (kind, mode, uid, gid) in seen.items():
         old = ledger.entries.get(rel)
+        same = old is not None and old.kind == kind
         if owners_real:
             owner = (uid, gid)
-        elif old is not None and old.kind == kind:
+        elif same:
+            assert old is not None
             owner = (old.uid, old.gid)
         else:
             owner = (0, 0)
         if kind == SYMLINK:
             mode = 0o777
-        xattrs = old.xattrs if old is not None and old.kind == kind else {}
-        rdev = old.rdev if old is not None and old.kind == kind else None
-        ledger.entries[rel] = Entry(kind, mode, owner[0], owner[1], rdev, xattrs)
+        elif same and old is not None and mode == relaxed(kind, old.mode):
+            mode = old.mode
+        ledger.entries[rel] = Entry(kind, mode, owner[0], owner[1],
+                                    old.rdev if same and old else None,
+                                    old.xattrs if same and old else {})

@@ -116,6 +116,7 @@ class TreeWriter:
               mtime: Optional[float] = None) -> str:
         path = self.resolve(rel)
         if path == ".":
+            os.chmod(self.root, (mode & 0o7777) | 0o700)
             self.ledger.set(".", Entry(DIR, mode & 0o7777, uid, gid))
             return path
         full = self.full(path)

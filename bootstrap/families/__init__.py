@@ -5,13 +5,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
-
 from bootstrap.errors import die
 from bootstrap.fetch import Fetcher, Wanted
 from bootstrap.ledger import Ledger
 from bootstrap.recipe import Recipe, Release, Variant
-from bootstrap.sandbox import Sandbox
+from bootstrap.sandbox.base import TreeRunner
 from bootstrap.treewriter import TreeWriter
 from bootstrap.trust import Keyring
 
@@ -51,8 +49,7 @@ class Family(ABC):
         """Write the target's package database for everything unpacked."""
 
     @abstractmethod
-    def configure(self, sandbox: Sandbox, root: Path, path_prefix: str,
-                  log: Optional[int]) -> None:
+    def configure(self, runner: TreeRunner) -> None:
         """Run scriptlets, triggers and hooks inside the tree."""
 
     @abstractmethod

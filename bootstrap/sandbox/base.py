@@ -1,5 +1,6 @@
 """The sandbox interface: fork a child into the backend's namespaces and run
-Python there (for ownership passes) or chroot and run commands (for scriptlets)."""
+Python there (for ownership passes), or enter the tree and run commands (for
+scriptlets and `rootstrap run`). Backends differ only in how they enter."""
 from __future__ import annotations
 
 import os
@@ -8,7 +9,6 @@ import subprocess
 import sys
 import tempfile
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -25,59 +25,28 @@ class CommandFailed(Exception):
         self.code = code
 
 
-@dataclass
 class Sandbox:
-    mode: str                 # root | userns-full | userns-single
-    reason: str               # why this backend, and why better ones were refused
-    uid: int = 0              # the caller's ids outside
-    gid: int = 0
-    subuid: Optional[tuple[int, int]] = None   # (start, count) for a full mapping
-    subgid: Optional[tuple[int, int]] = None
-    refused: list[str] = field(default_factory=list)
+    mode = "none"
+    can_chown = False     # can ownership other than the caller's be made real on disk?
 
-    @property
-    def can_chown(self) -> bool:
-        """Can ownership other than root be made real on disk?"""
-        return self.mode in ("root", "userns-full")
+    def __init__(self, reason: str, refused: Optional[list[str]] = None) -> None:
+        self.reason = reason                  # why this backend
+        self.refused = list(refused or [])    # why the better ones were not used
 
-    # -- entering ----------------------------------------------------------
-    def _enter(self, ready_w: int, go_r: int) -> None:
-        """In the child: make the namespaces and wait until the parent mapped ids."""
-        if self.mode == "root":
-            linux.unshare(linux.CLONE_NEWNS)
-        else:
-            linux.unshare(linux.CLONE_NEWUSER | linux.CLONE_NEWNS)
-        os.write(ready_w, b"u")
-        if os.read(go_r, 1) != b"g":
-            os._exit(125)
-        if self.mode != "root":
-            os.setresgid(0, 0, 0)
-            os.setresuid(0, 0, 0)
-            if self.mode == "userns-full":
-                os.setgroups([])
-        linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+    # -- hooks for the backends ------------------------------------------------
+    def _enter(self) -> None:
+        """In the child, before the parent maps ids: make the namespaces."""
 
     def _map(self, pid: int) -> None:
-        """In the parent: write the child's id maps."""
-        if self.mode == "root":
-            return
-        if self.mode == "userns-full":
-            assert self.subuid and self.subgid
-            for tool, own, (start, count) in (("newuidmap", self.uid, self.subuid),
-                                              ("newgidmap", self.gid, self.subgid)):
-                subprocess.run([tool, str(pid), "0", str(own), "1", "1", str(start), str(count)],
-                               check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            return
-        with open(f"/proc/{pid}/setgroups", "w") as f:
-            f.write("deny")
-        with open(f"/proc/{pid}/uid_map", "w") as f:
-            f.write(f"0 {self.uid} 1")
-        with open(f"/proc/{pid}/gid_map", "w") as f:
-            f.write(f"0 {self.gid} 1")
+        """In the parent: give the child's namespace its ids."""
 
+    def _become_root(self) -> None:
+        """In the child, after mapping."""
+
+    # -- running Python inside -------------------------------------------------
     def call(self, fn: Callable[[], Any]) -> Any:
-        """Run fn as root inside the backend's namespaces (not chrooted); return its
-        result. An exception in fn is re-raised here as RuntimeError with its text."""
+        """Run fn as (fake) root inside the backend's namespaces, not chrooted; return
+        its result. An exception in fn comes back as RuntimeError with its text."""
         sys.stdout.flush()
         sys.stderr.flush()
         ready_r, ready_w = os.pipe()
@@ -90,10 +59,12 @@ class Sandbox:
             try:
                 os.close(ready_r)
                 os.close(go_w)
-                self._enter(ready_w, go_r)
+                self._enter()
+                os.write(ready_w, b"u")
+                if os.read(go_r, 1) != b"g":
+                    os._exit(125)
+                self._become_root()
                 value: Any = ("ok", fn())
-            except SystemExit as e:
-                value, code = ("exit", e.code), 0
             except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
                 value = ("error", f"{e}", traceback.format_exc())
             try:
@@ -130,28 +101,53 @@ class Sandbox:
             raise RuntimeError(value[1])
         return value[1]
 
+    # -- running commands in the tree -----------------------------------------
     def run(self, tree: Path, commands: Sequence[Sequence[str]], env: dict[str, str],
-            log: Optional[int] = None) -> None:
-        """chroot into tree (with /dev, /proc, /sys from the host) and run each command
-        in turn as root; raise CommandFailed at the first that fails."""
+            log: Optional[int] = None, fake_chown: bool = False,
+            interactive: bool = False) -> None:
+        """Enter tree (with the host's /dev, /proc and /sys) and run each command in
+        turn as root; raise CommandFailed at the first that fails. fake_chown: chown
+        to ids that cannot be made real succeeds without effect (see linux.py)."""
         tree = tree.resolve()
 
         def inside() -> Optional[tuple[list[str], int]]:
             for name in MOUNTS:
                 os.makedirs(tree / name, exist_ok=True)
                 linux.mount(f"/{name}", str(tree / name), None, linux.MS_BIND | linux.MS_REC)
-            if self.mode == "userns-single":
+            if fake_chown:
                 linux.fake_foreign_chown()
             os.chroot(tree)
             os.chdir("/")
-            for argv in commands:
-                code = subprocess.run(list(argv), env=env, stdin=subprocess.DEVNULL,
-                                      stdout=log, stderr=subprocess.STDOUT if log else None
-                                      ).returncode
-                if code != 0:
-                    return list(argv), code
-            return None
+            return _run_all(commands, env, log, interactive)
 
         failed = self.call(inside)
         if failed:
             raise CommandFailed(*failed)
+
+
+def _run_all(commands: Sequence[Sequence[str]], env: dict[str, str], log: Optional[int],
+             interactive: bool) -> Optional[tuple[list[str], int]]:
+    for argv in commands:
+        code = subprocess.run(list(argv), env=env,
+                              stdin=None if interactive else subprocess.DEVNULL,
+                              stdout=log, stderr=subprocess.STDOUT if log else None
+                              ).returncode
+        if code != 0:
+            return list(argv), code
+    return None
+
+
+class TreeRunner:
+    """How a family's configure step runs commands in the tree it is building."""
+
+    def __init__(self, sandbox: Sandbox, tree: Path, path_prefix: str, log: Optional[int],
+                 fake_chown: bool) -> None:
+        self.sandbox = sandbox
+        self.tree = tree
+        self.path = f"{path_prefix}:{SAFE_PATH}" if path_prefix else SAFE_PATH
+        self.log = log
+        self.fake_chown = fake_chown
+
+    def run(self, commands: Sequence[Sequence[str]], env: dict[str, str]) -> None:
+        self.sandbox.run(self.tree, commands, dict(env, PATH=self.path), self.log,
+                         fake_chown=self.fake_chown)

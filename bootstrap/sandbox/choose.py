@@ -8,14 +8,21 @@ from typing import Optional
 
 from bootstrap.errors import die
 from bootstrap.sandbox.base import Sandbox
+from bootstrap.sandbox.ptrace import PtraceSandbox
+from bootstrap.sandbox.root import RootSandbox
+from bootstrap.sandbox.userns import UsernsSandbox
 
 RANGE = 65536
+MODES = ("auto", "userns", "ptrace", "root")
+GET_PROOT = ("install PRoot (Debian/Ubuntu: apt install proot; Fedora: dnf install proot; "
+             "Arch: pacman -S proot; or a static build from https://proot-me.github.io) "
+             "and put it on PATH or pass --proot PATH")
 
 
 def subid_range(path: str, uid: int) -> Optional[tuple[int, int]]:
     """The caller's subordinate id range of at least 65536 ids, if one is granted."""
     try:
-        name = pwd.getpwuid(uid).pw_name
+        name: Optional[str] = pwd.getpwuid(uid).pw_name
     except KeyError:
         name = None
     try:
@@ -36,7 +43,7 @@ def subid_range(path: str, uid: int) -> Optional[tuple[int, int]]:
     return None
 
 
-def _userns_works(box: Sandbox) -> Optional[str]:
+def _works(box: Sandbox) -> Optional[str]:
     try:
         box.call(lambda: None)
     except (OSError, RuntimeError) as e:
@@ -44,40 +51,59 @@ def _userns_works(box: Sandbox) -> Optional[str]:
     return None
 
 
-def choose(mode: str = "auto") -> Sandbox:
-    uid, gid = os.getuid(), os.getgid()
-    refused: list[str] = []
-    if mode in ("auto", "root"):
-        if os.geteuid() == 0:
-            return Sandbox("root", "running as root", uid, gid)
-        if mode == "root":
-            die("--mode root needs root; run as root or use --mode auto")
-        refused.append("root: not running as root")
-    if mode == "ptrace":
-        die("--mode ptrace is not available yet: this rootstrap has no ptrace backend")
-    if mode not in ("auto", "userns"):
-        die(f"unknown --mode '{mode}' (auto, userns, ptrace, root)")
-
+def _userns(uid: int, gid: int, refused: list[str]) -> Optional[Sandbox]:
     subuid = subid_range("/etc/subuid", uid)
     subgid = subid_range("/etc/subgid", uid)
     missing = [t for t in ("newuidmap", "newgidmap") if not shutil.which(t)]
     if missing:
         refused.append(f"userns-full: {' and '.join(missing)} not installed (package uidmap)")
     elif not subuid or not subgid:
-        refused.append("userns-full: no range of 65536 ids for this user in /etc/subuid and "
-                       "/etc/subgid")
+        refused.append("userns-full: no range of 65536 ids for this user in /etc/subuid "
+                       "and /etc/subgid")
     else:
-        box = Sandbox("userns-full", f"subordinate ids {subuid[0]}+{subuid[1]}", uid, gid,
-                      subuid, subgid, refused=list(refused))
-        err = _userns_works(box)
+        box: Sandbox = UsernsSandbox(f"subordinate ids {subuid[0]}-{subuid[0] + RANGE - 1}",
+                                     uid, gid, subuid, subgid)
+        err = _works(box)
         if err is None:
             return box
         refused.append(f"userns-full: {err}")
-
-    box = Sandbox("userns-single", "only the caller maps to root", uid, gid,
-                  refused=list(refused))
-    err = _userns_works(box)
+    box = UsernsSandbox("only the caller maps to root", uid, gid)
+    err = _works(box)
     if err is None:
         return box
     refused.append(f"userns-single: {err}")
-    die("no way to act as root here: " + "; ".join(refused))
+    return None
+
+
+def _proot(proot: Optional[str], refused: list[str]) -> Optional[Sandbox]:
+    path = proot or shutil.which("proot")
+    if proot and not (os.path.isfile(proot) and os.access(proot, os.X_OK)):
+        refused.append(f"ptrace: --proot {proot} is not an executable file")
+        return None
+    if not path:
+        refused.append(f"ptrace: PRoot not found; {GET_PROOT}")
+        return None
+    return PtraceSandbox(path, f"PRoot at {path} fakes root and chroot")
+
+
+def choose(mode: str = "auto", proot: Optional[str] = None) -> Sandbox:
+    if mode not in MODES:
+        die(f"unknown --mode '{mode}' ({', '.join(MODES)})")
+    uid, gid = os.getuid(), os.getgid()
+    refused: list[str] = []
+    box: Optional[Sandbox] = None
+    if mode in ("auto", "root"):
+        if os.geteuid() == 0:
+            box = RootSandbox("running as root")
+        elif mode == "root":
+            die("--mode root needs root; run as root or use --mode auto")
+        else:
+            refused.append("root: not running as root")
+    if box is None and mode in ("auto", "userns"):
+        box = _userns(uid, gid, refused)
+    if box is None and mode in ("auto", "ptrace"):
+        box = _proot(proot, refused)
+    if box is None:
+        die("no way to act as root here: " + "; ".join(refused))
+    box.refused = refused
+    return box

@@ -3,13 +3,10 @@ order mmdebstrap uses: the essential set first, then everything else."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
-
 from bootstrap.errors import die
 from bootstrap.families.deb.dpkgdb import ADMIN
 from bootstrap.families.deb.packages import DebPackage
-from bootstrap.sandbox import Sandbox
-from bootstrap.sandbox.base import SAFE_PATH, CommandFailed
+from bootstrap.sandbox.base import CommandFailed, TreeRunner
 
 POLICY_RC_D = "usr/sbin/policy-rc.d"
 
@@ -52,10 +49,10 @@ def _preinst(root: Path, p: DebPackage) -> list[list[str]]:
              f"DPKG_ADMINDIR=/{ADMIN}", "DPKG_ROOT=", script, "install"]]
 
 
-def run(sandbox: Sandbox, root: Path, chosen: list[DebPackage],
-        activations: dict[str, list[str]], path_prefix: str, log: Optional[int]) -> None:
+def run(runner: TreeRunner, chosen: list[DebPackage],
+        activations: dict[str, list[str]]) -> None:
+    root = runner.tree
     env = {
-        "PATH": f"{path_prefix}:{SAFE_PATH}" if path_prefix else SAFE_PATH,
         "LC_ALL": "C", "HOME": "/root", "TERM": "dumb",
         "DEBIAN_FRONTEND": "noninteractive", "DEBCONF_NONINTERACTIVE_SEEN": "true",
     }
@@ -82,7 +79,7 @@ def run(sandbox: Sandbox, root: Path, chosen: list[DebPackage],
         policy.write_text("#!/bin/sh\n# rootstrap: no services start while building\nexit 101\n")
         policy.chmod(0o755)
     try:
-        sandbox.run(root, commands, env, log)
+        runner.run(commands, env)
     except CommandFailed as e:
         die(f"configuring failed: {' '.join(e.argv[-3:])} exited with {e.code}")
     except RuntimeError as e:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import gzip
 import lzma
 from pathlib import Path
-from typing import Optional
 
 from bootstrap.errors import die
 from bootstrap.families import Chosen, Family
@@ -16,7 +15,7 @@ from bootstrap.families.deb.select import Seeds, select
 from bootstrap.fetch import Fetcher, NotFound, Wanted
 from bootstrap.ledger import Ledger
 from bootstrap.recipe import Variant
-from bootstrap.sandbox import Sandbox
+from bootstrap.sandbox.base import TreeRunner
 from bootstrap.treewriter import TreeWriter, Unsafe
 from bootstrap.trust import Keyring
 
@@ -117,9 +116,8 @@ class DebFamily(Family):
                        "Auto-Installed: 1\n\n" for p in auto)
         writer.write_bytes("var/lib/apt/extended_states", text.encode())
 
-    def configure(self, sandbox: Sandbox, root: Path, path_prefix: str,
-                  log: Optional[int]) -> None:
-        configure.run(sandbox, root, self.chosen, self.activations, path_prefix, log)
+    def configure(self, runner: TreeRunner) -> None:
+        configure.run(runner, self.chosen, self.activations)
 
     def seed(self, writer: TreeWriter, mirror: str) -> None:
         sources.write(writer, self.recipe, self.release, mirror)

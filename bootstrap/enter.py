@@ -1,0 +1,41 @@
+"""`rootstrap run TREE [-- CMD...]`: enter a tree with the best backend."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional, Sequence
+
+from bootstrap.errors import die
+from bootstrap.sandbox import choose
+from bootstrap.sandbox.base import SAFE_PATH, CommandFailed
+
+
+def login_shell(tree: Path) -> str:
+    try:
+        for line in (tree / "etc/passwd").read_text(errors="replace").splitlines():
+            fields = line.split(":")
+            if len(fields) >= 7 and fields[2] == "0" and fields[6]:
+                return fields[6]
+    except OSError:
+        pass
+    return "/bin/sh"
+
+
+def run(tree: Path, argv: Sequence[str], mode: str = "auto",
+        proot: Optional[str] = None) -> int:
+    tree = tree.absolute()
+    if not tree.is_dir():
+        die(f"{tree} is not a directory")
+    sandbox = choose(mode, proot)
+    command = list(argv) or [login_shell(tree)]
+    env = {"PATH": SAFE_PATH, "HOME": "/root", "USER": "root", "LOGNAME": "root",
+           "TERM": os.environ.get("TERM", "dumb"), "LANG": "C.UTF-8"}
+    try:
+        # in a single-id namespace chown to other ids cannot happen; let tools go on
+        sandbox.run(tree, [command], env, interactive=True,
+                    fake_chown=sandbox.mode == "userns-single")
+    except CommandFailed as e:
+        return e.code
+    except RuntimeError as e:
+        die(f"cannot enter {tree}: {e}")
+    return 0
