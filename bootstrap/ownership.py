@@ -119,7 +119,8 @@ def probe_chown(root: Path) -> bool:
     probe.touch()
     try:
         os.lchown(probe, 1, 1)
-        return True
+        st = os.lstat(probe)
+        return (st.st_uid, st.st_gid) == (1, 1)   # some filesystems ignore it silently
     except OSError:
         return False
     finally:

@@ -107,7 +107,7 @@ class Sandbox:
             interactive: bool = False) -> None:
         """Enter tree (with the host's /dev, /proc and /sys) and run each command in
         turn as root; raise CommandFailed at the first that fails. fake_chown: chown
-        to ids that cannot be made real succeeds without effect (see linux.py)."""
+        succeeds without effect where ownership cannot be made real (see linux.py)."""
         tree = tree.resolve()
 
         def inside() -> Optional[tuple[list[str], int]]:
@@ -115,7 +115,7 @@ class Sandbox:
                 os.makedirs(tree / name, exist_ok=True)
                 linux.mount(f"/{name}", str(tree / name), None, linux.MS_BIND | linux.MS_REC)
             if fake_chown:
-                linux.fake_foreign_chown()
+                linux.fake_chown()
             os.chroot(tree)
             os.chdir("/")
             return _run_all(commands, env, log, interactive)

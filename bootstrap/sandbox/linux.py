@@ -31,21 +31,23 @@ def mount(source: Optional[str], target: str, fstype: Optional[str], flags: int)
            f"mount {target}")
 
 
-# -- seccomp: pretend chown to an unmappable id worked ----------------------
-# In a namespace that maps one id, chown(2) to any other id fails with EINVAL and
-# aborts maintainer scripts. The filter lets chown to root (0 or -1) through and
-# answers success for the rest without doing it; the shim records what was meant.
+# -- seccomp: chown that cannot be made real answers success -----------------
+# In a namespace that maps one id, chown(2) to any other id fails with EINVAL; on
+# a filesystem that refuses chown (NFS root_squash, some FUSE mounts) even chown
+# to oneself may fail. Either way maintainer scripts would abort. The filter
+# answers every chown with success without doing it; the chown/chgrp stand-ins
+# (shim.py) record what was meant for the ledger.
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 RET_ALLOW = 0x7FFF0000
 RET_ERRNO_0 = 0x00050000
-_LD_ABS_W, _JEQ_K, _JA, _RET_K = 0x20, 0x15, 0x05, 0x06
+_LD_ABS_W, _JEQ_K, _RET_K = 0x20, 0x15, 0x06
 
-# machine -> (audit arch, {syscall number: index of the uid argument})
+# machine -> (audit arch, chown-family syscall numbers)
 CHOWN_SYSCALLS = {
-    "x86_64": (0xC000003E, {92: 1, 93: 1, 94: 1, 260: 2}),
-    "aarch64": (0xC00000B7, {54: 2, 55: 1}),
+    "x86_64": (0xC000003E, (92, 93, 94, 260)),     # chown fchown lchown fchownat
+    "aarch64": (0xC00000B7, (54, 55)),             # fchownat fchown
 }
 
 
@@ -58,43 +60,24 @@ class _Prog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_Filter))]
 
 
-def _chown_program(arch: int, calls: dict[int, int]) -> list[tuple[int, str, str, int]]:
-    """BPF as (code, jump-if-true label, jump-if-false label, k); '' is the next one."""
-    prog: list[tuple[int, str, str, int]] = [
-        (_LD_ABS_W, "", "", 4), (_JEQ_K, "", "allow", arch), (_LD_ABS_W, "", "", 0)]
-    for nr, arg in sorted(calls.items()):
-        prog.append((_JEQ_K, f"check{arg}", "", nr))
-    prog.append((_JA, "", "", 0))      # patched to 'allow' below
-    for arg in sorted(set(calls.values())):
-        uid_off, gid_off = 16 + 8 * arg, 16 + 8 * (arg + 1)
-        prog += [(_LD_ABS_W, f"=check{arg}", "", uid_off),
-                 (_JEQ_K, f"gid{arg}", "", 0), (_JEQ_K, f"gid{arg}", "fake", 0xFFFFFFFF),
-                 (_LD_ABS_W, f"=gid{arg}", "", gid_off),
-                 (_JEQ_K, "allow", "", 0), (_JEQ_K, "allow", "fake", 0xFFFFFFFF)]
-    prog += [(_RET_K, "=allow", "", RET_ALLOW), (_RET_K, "=fake", "", RET_ERRNO_0)]
+def _chown_program(arch: int, calls: tuple[int, ...]) -> list[_Filter]:
+    n = len(calls)
+    prog = [_Filter(_LD_ABS_W, 0, 0, 4),                 # A = seccomp_data.arch
+            _Filter(_JEQ_K, 0, n + 2, arch),             # foreign ABI: allow
+            _Filter(_LD_ABS_W, 0, 0, 0)]                 # A = seccomp_data.nr
+    for i, nr in enumerate(calls):
+        prog.append(_Filter(_JEQ_K, n - i, 0, nr))       # a chown: jump to 'fake'
+    prog += [_Filter(_RET_K, 0, 0, RET_ALLOW), _Filter(_RET_K, 0, 0, RET_ERRNO_0)]
     return prog
 
 
-def fake_foreign_chown() -> bool:
-    """Install the filter in this process (inherited by children); False if this
-    machine has no table."""
+def fake_chown() -> bool:
+    """Install the filter in this process (inherited by its children); False where
+    this machine has no table of syscall numbers."""
     entry = CHOWN_SYSCALLS.get(os.uname().machine)
     if entry is None:
         return False
-    raw = _chown_program(*entry)
-    labels: dict[str, int] = {}
-    for i, (_, jt, _, _) in enumerate(raw):
-        if jt.startswith("="):
-            labels[jt[1:]] = i
-    filters = []
-    for i, (code, jt, jf, k) in enumerate(raw):
-        if jt.startswith("="):
-            jt = ""
-        if code == _JA:
-            k = labels["allow"] - i - 1
-        t = labels[jt] - i - 1 if jt else 0
-        f = labels[jf] - i - 1 if jf else 0
-        filters.append(_Filter(code, t, f, k))
+    filters = _chown_program(*entry)
     array = (_Filter * len(filters))(*filters)
     prog = _Prog(len(filters), array)
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")

@@ -1,10 +1,10 @@
 """chown/chgrp stand-ins for a namespace that maps one id.
 
-There `chown root:shadow F` cannot happen (gid 42 has no mapping); the sandbox's
-seccomp filter makes such calls succeed without effect so scripts go on, and
-these stand-ins record what was meant in a log that rootstrap folds into the
-ledger afterwards. Ownership set by a compiled program's own chown(2) call is
-not recorded: that is the documented gap of the single-id mode."""
+There (and on a filesystem that refuses chown) `chown root:shadow F` cannot
+happen; the sandbox's seccomp filter makes chown calls succeed without effect so
+scripts go on, and these stand-ins record what was meant in a log that rootstrap
+folds into the ledger afterwards. Ownership set by a compiled program's own
+chown(2) call is not recorded: that is the documented gap of these modes."""
 from __future__ import annotations
 
 import os
