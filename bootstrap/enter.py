@@ -33,7 +33,7 @@ def run(tree: Path, argv: Sequence[str], mode: str = "auto",
     try:
         # in a single-id namespace chown to other ids cannot happen; let tools go on
         sandbox.run(tree, [command], env, interactive=True,
-                    fake_chown=sandbox.mode == "userns-single")
+                    fake_chown=not sandbox.can_chown)
     except CommandFailed as e:
         return e.code
     except RuntimeError as e:

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Optional, Sequence
 
+from bootstrap.sandbox import linux
 from bootstrap.sandbox.base import MOUNTS, CommandFailed, Sandbox
 
 
@@ -25,7 +26,10 @@ class PtraceSandbox(Sandbox):
         for name in MOUNTS:
             base += ["-b", f"/{name}"]
         for argv in commands:
+            # PRoot fakes chown that fails with EPERM, not EINVAL (an unmapped id when
+            # it runs inside someone's user namespace): the filter answers both
             code = subprocess.run(base + list(argv), env=env,
+                                  preexec_fn=linux.fake_chown if fake_chown else None,
                                   stdin=None if interactive else subprocess.DEVNULL,
                                   stdout=log, stderr=subprocess.STDOUT if log else None
                                   ).returncode
