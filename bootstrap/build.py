@@ -227,7 +227,7 @@ def _configure(family: Family, sandbox: Sandbox, root: Path, ledger: Ledger,
         # inside a namespace root reads through any mode; PRoot's fake root does not,
         # so there the tree stays readable and merge() tells relaxed modes apart
         sandbox.call(lambda: ownership.materialize(root, ledger, owners_real))
-    prefix = "" if owners_real else shim.install(root)
+    prefix = "" if sandbox.mode == "root" else shim.install(root, chown=not owners_real)
     log_file = None if opts.verbose else tempfile.TemporaryFile(prefix="rootstrap-log-")
     runner = TreeRunner(sandbox, root, prefix, log_file.fileno() if log_file else None,
                         fake_chown=not owners_real)
@@ -247,6 +247,6 @@ def _configure(family: Family, sandbox: Sandbox, root: Path, ledger: Ledger,
             log_file.close()
     seen = sandbox.call(lambda: ownership.harvest(root, owners_real))
     ownership.merge(ledger, seen, owners_real)
-    if not owners_real:
+    if prefix:
         writer = TreeWriter(root, ledger)
         shim.collect(root, ledger, lambda p, follow: writer.resolve(p, follow_last=follow))

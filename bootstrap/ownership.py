@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 from bootstrap.ledger import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK, Entry, Ledger
 
-Stat = tuple[str, int, int, int]   # kind, mode, uid, gid
+Stat = tuple[str, int, int, int, Optional[tuple[int, int]]]   # kind, mode, uid, gid, rdev
 
 
 def _kind(mode: int) -> str:
@@ -102,7 +102,8 @@ def harvest(root: Path, chown: bool) -> dict[str, Stat]:
         full = str(root) if rel == "." else os.path.join(root, rel)
         st = os.lstat(full)
         kind, mode = _kind(st.st_mode), stat.S_IMODE(st.st_mode)
-        seen[rel] = (kind, mode, st.st_uid, st.st_gid)
+        rdev = (os.major(st.st_rdev), os.minor(st.st_rdev)) if kind in (CHAR, BLOCK) else None
+        seen[rel] = (kind, mode, st.st_uid, st.st_gid, rdev)
         if chown and (st.st_uid or st.st_gid):
             os.lchown(full, 0, 0)
         if kind in (DIR, FILE) and relaxed(kind, mode) != mode:
@@ -134,7 +135,7 @@ def merge(ledger: Ledger, seen: dict[str, Stat], owners_real: bool) -> None:
     for rel in [k for k, e in ledger.entries.items()
                 if k not in seen and e.kind not in (CHAR, BLOCK)]:
         del ledger.entries[rel]
-    for rel, (kind, mode, uid, gid) in seen.items():
+    for rel, (kind, mode, uid, gid, rdev) in seen.items():
         old = ledger.entries.get(rel)
         same = old is not None and old.kind == kind
         if owners_real:
@@ -149,5 +150,5 @@ def merge(ledger: Ledger, seen: dict[str, Stat], owners_real: bool) -> None:
         elif same and old is not None and mode == relaxed(kind, old.mode):
             mode = old.mode
         ledger.entries[rel] = Entry(kind, mode, owner[0], owner[1],
-                                    old.rdev if same and old else None,
+                                    rdev or (old.rdev if same and old else None),
                                     old.xattrs if same and old else {})

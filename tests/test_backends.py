@@ -71,11 +71,29 @@ def minbase_mirror(session_dir: Path, signer) -> Iterator[debmirror.MirrorServer
                     path.write_bytes(r.content)
                 paths.append(path)
     assert len(paths) == len(names)
+    paths.append(debmirror.build_deb(SCRIPTED, session_dir / "scripted-deb"))
     repo = debmirror.mirror_real_debs(session_dir / "minbase-mirror", "bookworm", paths,
                                       signer=signer)
     server = debmirror.MirrorServer(repo.root)
     yield server
     server.close()
+
+
+# A package whose postinst does what only root can: give files to other ids and
+# make device nodes. Every backend must end with what root ends with.
+SCRIPTED = debmirror.PackageSpec(
+    "owner-scripts", "1.0-1", depends="passwd", description="chown, chgrp, mknod",
+    files=(debmirror.FileSpec("/usr/share/doc/owner-scripts/README", "scripts\n"),),
+    scripts=(("postinst", """#!/bin/sh
+set -e
+mkdir -p /var/lib/fixture/dir
+touch /var/lib/fixture/owned /var/lib/fixture/dir/a /var/lib/fixture/dir/b
+chown daemon:mail /var/lib/fixture/owned
+chgrp -R tty /var/lib/fixture/dir
+mknod /var/lib/fixture/null c 1 3
+mknod -m 600 /var/lib/fixture/loop b 7 0
+mkfifo /var/lib/fixture/fifo
+"""),))
 
 
 def _args(mirror, signer, target, cache) -> list[str]:
@@ -124,6 +142,38 @@ def test_backend_builds_the_same_tree(backend, request, minbase_mirror, signer, 
     inside = user.run("run", tree, *extra, "--", "/bin/sh", "-c",
                       "dpkg-query -W -f '${db:Status-Abbrev}\\n' | sort -u", check=True)
     assert inside.stdout == "ii \n"
+
+
+@pytest.fixture(scope="module")
+def scripted_reference(minbase_mirror, signer, session_dir, source_copy) -> dict[str, tuple]:
+    if os.geteuid() != 0:
+        pytest.skip("the root backend needs the tests to run as root")
+    work = session_dir / "root-scripted"
+    work.mkdir()
+    out = work / "root.tar"
+    subprocess.run(["/usr/bin/python3", "-m", "bootstrap",
+                    *_args(minbase_mirror, signer, out, work / "cache"), "--mode", "root",
+                    "--include", "owner-scripts", "--quiet"], check=True,
+                   env=dict(PATH=os.environ["PATH"], PYTHONPATH=str(source_copy),
+                            SOURCE_DATE_EPOCH=EPOCH))
+    return manifest(out)
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_scriptlets_giving_files_away_and_making_nodes(backend, request, minbase_mirror,
+                                                      signer, scripted_reference):
+    ref = scripted_reference
+    assert ref["./var/lib/fixture/owned"][2:4] == (1, 8)          # daemon:mail
+    assert ref["./var/lib/fixture/dir/b"][3] == 5                 # tty
+    assert ref["./var/lib/fixture/null"][0] == "char" and ref["./var/lib/fixture/null"][7] == (1, 3)
+    assert ref["./var/lib/fixture/loop"][:2] == ("block", oct(0o600))
+    assert ref["./var/lib/fixture/fifo"][0] == "fifo"
+    kind, extra = BACKENDS[backend]
+    user = request.getfixturevalue(f"{kind}_user")
+    tar = user.path("t.tar")
+    user.run(*_args(minbase_mirror, signer, tar, user.cache), *extra,
+             "--include", "owner-scripts", env={"SOURCE_DATE_EPOCH": EPOCH}, check=True)
+    assert manifest(tar) == ref
 
 
 def test_root_backend_exports_and_runs(minbase_mirror, signer, reference, session_dir,

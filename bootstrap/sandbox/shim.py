@@ -1,38 +1,47 @@
-"""chown/chgrp stand-ins for a namespace that maps one id.
+"""chown, chgrp and mknod stand-ins for scriptlets where they cannot take effect.
 
-There (and on a filesystem that refuses chown) `chown root:shadow F` cannot
-happen; the sandbox's seccomp filter makes chown calls succeed without effect so
-scripts go on, and these stand-ins record what was meant in a log that rootstrap
-folds into the ledger afterwards. Ownership set by a compiled program's own
-chown(2) call is not recorded: that is the documented gap of these modes."""
+In a namespace that maps one id, under PRoot, or on a filesystem that refuses
+chown, `chown root:shadow F` cannot happen; the sandbox's seccomp filter makes
+chown calls succeed without effect so scripts go on, and these stand-ins record
+what was meant in a log that rootstrap folds into the ledger afterwards. Device
+nodes cannot be made without real root at all: `mknod` that fails is recorded
+as a ledger-only node (tarballs carry it). What a compiled program does with its
+own chown(2) or mknod(2) is not recorded: the documented gap of these modes."""
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 from pathlib import Path
 from typing import Callable, Optional
 
-from bootstrap.ledger import Ledger, norm
+from bootstrap.ledger import BLOCK, CHAR, Entry, Ledger, norm
 
 DIR = ".rootstrap"          # in the tree's root while scriptlets run; removed afterwards
 LOG = f"{DIR}/owners.log"
 
-_SCRIPT = """#!/bin/sh
-# rootstrap: this namespace maps one id; record what was meant, then do what can be done
+_HEAD = """#!/bin/sh
+# rootstrap: record what was meant; do what can be done
 PATH=${PATH#/.rootstrap/bin:}
 export PATH
-{ printf '%s\\037' TOOL "$PWD" "$@"; printf '\\n'; } >> /.rootstrap/owners.log
-exec TOOL "$@"
 """
+_RECORD = """{ printf '%s\\037' TOOL "$PWD" "$@"; printf '\\n'; } >> /.rootstrap/owners.log\n"""
+_CHOWN = _HEAD + _RECORD + 'exec TOOL "$@"\n'
+# recorded always: PRoot's fake root may answer a device mknod with success and no node
+_MKNOD = _HEAD + _RECORD + 'command mknod "$@" 2>/dev/null\nexit 0\n'
 
 
-def install(root: Path) -> str:
-    """Put the stand-ins into the tree; return the PATH prefix that selects them."""
+def install(root: Path, chown: bool) -> str:
+    """Put the stand-ins into the tree (chown and chgrp only when chown cannot be
+    real); return the PATH prefix that selects them."""
     bindir = root / DIR / "bin"
     bindir.mkdir(parents=True, exist_ok=True)
-    for tool in ("chown", "chgrp"):
+    tools = {"mknod": _MKNOD}
+    if chown:
+        tools.update(chown=_CHOWN, chgrp=_CHOWN)
+    for tool, script in tools.items():
         path = bindir / tool
-        path.write_text(_SCRIPT.replace("TOOL", tool))
+        path.write_text(script.replace("TOOL", tool))
         path.chmod(0o755)
     return f"/{DIR}/bin"
 
@@ -81,6 +90,9 @@ def collect(root: Path, ledger: Ledger, resolve: Callable[[str, bool], str]) -> 
             if len(fields) < 3:
                 continue
             tool, cwd, args = fields[0], fields[1], fields[2:]
+            if tool == "mknod":
+                _node(root, ledger, resolve, cwd, args)
+                continue
             words = [a for a in args if not a.startswith("-")]
             if len(words) < 2:
                 continue
@@ -99,3 +111,35 @@ def collect(root: Path, ledger: Ledger, resolve: Callable[[str, bool], str]) -> 
                         entry.gid = entry.gid if gid is None else gid
     shutil.rmtree(root / DIR, ignore_errors=True)
     ledger.drop(DIR)
+
+
+def _node(root: Path, ledger: Ledger, resolve: Callable[[str, bool], str], cwd: str,
+          args: list[str]) -> None:
+    """A device node `mknod [-m MODE] NAME b|c|u MAJOR MINOR` could not make."""
+    mode = 0o644                      # 0666 under the usual umask of 022
+    words: list[str] = []
+    it = iter(args)
+    for a in it:
+        if a in ("-m", "--mode"):
+            a = "--mode=" + next(it, "")
+        if a.startswith("--mode=") or (a.startswith("-m") and len(a) > 2):
+            value = a.split("=", 1)[1] if a.startswith("--") else a[2:]
+            if value.isdigit():
+                mode = int(value, 8)
+        elif not a.startswith("-"):
+            words.append(a)
+    if len(words) != 4 or words[1] not in ("b", "c", "u") \
+            or not (words[2].isdigit() and words[3].isdigit()):
+        return
+    path = norm(resolve(os.path.join(cwd, words[0]).lstrip("/"), False))
+    full = root / path
+    try:
+        st = os.lstat(full)
+        if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+            return                    # made for real: the harvest has it
+        if stat.S_ISREG(st.st_mode) and st.st_size == 0:
+            full.unlink()             # whatever stood in for the node goes
+    except FileNotFoundError:
+        pass
+    ledger.set(path, Entry(BLOCK if words[1] == "b" else CHAR, mode & 0o7777, 0, 0,
+                           rdev=(int(words[2]), int(words[3]))))
