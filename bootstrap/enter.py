@@ -1,4 +1,5 @@
-"""`rootstrap run TREE [-- CMD...]`: enter a tree with the best backend."""
+"""`rootstrap run TREE [-- CMD...]`: enter a tree with the best backend, the
+host's current name servers, and an environment of its own."""
 from __future__ import annotations
 
 import os
@@ -8,6 +9,7 @@ from typing import Optional, Sequence
 from bootstrap.errors import die
 from bootstrap.sandbox import choose
 from bootstrap.sandbox.base import SAFE_PATH, CommandFailed
+from bootstrap.seed import host_resolv_conf_path
 
 
 def login_shell(tree: Path) -> str:
@@ -33,7 +35,7 @@ def run(tree: Path, argv: Sequence[str], mode: str = "auto",
     try:
         # in a single-id namespace chown to other ids cannot happen; let tools go on
         sandbox.run(tree, [command], env, interactive=True,
-                    fake_chown=not sandbox.can_chown)
+                    fake_chown=not sandbox.can_chown, resolv=host_resolv_conf_path())
     except CommandFailed as e:
         return e.code
     except RuntimeError as e:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Optional
 
 from bootstrap.treewriter import TreeWriter
 
@@ -11,18 +12,26 @@ STUBS = ("127.0.0.53", "127.0.0.54")
 RESOLVED_UPSTREAM = "/run/systemd/resolve/resolv.conf"
 
 
-def host_resolv_conf(path: str = "/etc/resolv.conf") -> bytes:
-    """The host's resolv.conf, skipping systemd-resolved's local stub, which
-    means nothing inside a container, for the upstream servers it forwards to."""
+def host_resolv_conf_path(path: str = "/etc/resolv.conf") -> Optional[str]:
+    """The host's resolv.conf, or systemd-resolved's upstream list when the host's
+    names only the local stub, which means nothing inside a container."""
     try:
         data = Path(path).read_bytes()
     except OSError:
-        return b""
+        return None
     servers = [line.split()[1] for line in data.decode(errors="replace").splitlines()
                if line.startswith("nameserver") and len(line.split()) > 1]
     if servers and all(s in STUBS for s in servers) and os.path.isfile(RESOLVED_UPSTREAM):
-        return Path(RESOLVED_UPSTREAM).read_bytes()
-    return data
+        return RESOLVED_UPSTREAM
+    return os.path.realpath(path)
+
+
+def host_resolv_conf() -> bytes:
+    path = host_resolv_conf_path()
+    try:
+        return Path(path).read_bytes() if path else b""
+    except OSError:
+        return b""
 
 
 def seed(writer: TreeWriter, hostname: str) -> None:

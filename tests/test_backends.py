@@ -19,6 +19,7 @@ import requests
 import zstandard
 
 import debmirror
+from bootstrap.seed import host_resolv_conf
 
 pytestmark = pytest.mark.network
 
@@ -142,6 +143,10 @@ def test_backend_builds_the_same_tree(backend, request, minbase_mirror, signer, 
     inside = user.run("run", tree, *extra, "--", "/bin/sh", "-c",
                       "dpkg-query -W -f '${db:Status-Abbrev}\\n' | sort -u", check=True)
     assert inside.stdout == "ii \n"
+    # while it runs the tree sees the host's current name servers, not the copy
+    user.exec("sh", "-c", f"echo 'nameserver 192.0.2.1' > {tree}/etc/resolv.conf", check=True)
+    seen = user.run("run", tree, *extra, "--", "cat", "/etc/resolv.conf", check=True).stdout
+    assert seen.encode() == host_resolv_conf() and "192.0.2.1" not in seen
 
 
 @pytest.fixture(scope="module")

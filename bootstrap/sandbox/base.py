@@ -104,16 +104,20 @@ class Sandbox:
     # -- running commands in the tree -----------------------------------------
     def run(self, tree: Path, commands: Sequence[Sequence[str]], env: dict[str, str],
             log: Optional[int] = None, fake_chown: bool = False,
-            interactive: bool = False) -> None:
+            interactive: bool = False, resolv: Optional[str] = None) -> None:
         """Enter tree (with the host's /dev, /proc and /sys) and run each command in
         turn as root; raise CommandFailed at the first that fails. fake_chown: chown
-        succeeds without effect where ownership cannot be made real (see linux.py)."""
+        succeeds without effect where ownership cannot be made real (see linux.py).
+        resolv: a host file to show as the tree's /etc/resolv.conf while it runs."""
         tree = tree.resolve()
 
         def inside() -> Optional[tuple[list[str], int]]:
             for name in MOUNTS:
                 os.makedirs(tree / name, exist_ok=True)
                 linux.mount(f"/{name}", str(tree / name), None, linux.MS_BIND | linux.MS_REC)
+            target = tree / "etc/resolv.conf"
+            if resolv and target.is_file() and not target.is_symlink():
+                linux.mount(resolv, str(target), None, linux.MS_BIND)
             if fake_chown:
                 linux.fake_chown()
             os.chroot(tree)

@@ -21,10 +21,12 @@ class PtraceSandbox(Sandbox):
 
     def run(self, tree: Path, commands: Sequence[Sequence[str]], env: dict[str, str],
             log: Optional[int] = None, fake_chown: bool = False,
-            interactive: bool = False) -> None:
+            interactive: bool = False, resolv: Optional[str] = None) -> None:
         base = [self.proot, "-0", "-r", str(tree.resolve()), "-w", "/"]
         for name in MOUNTS:
             base += ["-b", f"/{name}"]
+        if resolv and (tree / "etc/resolv.conf").is_file():
+            base += ["-b", f"{resolv}:/etc/resolv.conf"]
         for argv in commands:
             # PRoot fakes chown that fails with EPERM, not EINVAL (an unmapped id when
             # it runs inside someone's user namespace): the filter answers both
