@@ -97,6 +97,18 @@ mkfifo /var/lib/fixture/fifo
 """),))
 
 
+def _user_xattrs(directory: Path) -> bool:
+    probe = directory.parent / ".xattr-probe"
+    probe.touch()
+    try:
+        os.setxattr(probe, "user.probe", b"1")
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.unlink()
+
+
 def _args(mirror, signer, target, cache) -> list[str]:
     return ["debian", str(target), "--release", "bookworm", "--mirror", mirror.url,
             "--keyring", str(signer.keyring), "--cache", str(cache)]
@@ -140,6 +152,13 @@ def test_backend_builds_the_same_tree(backend, request, minbase_mirror, signer, 
     assert manifest(exported) == reference
 
     assert user.run("run", tree, *extra, "--", "id", "-u", check=True).stdout == "0\n"
+    shadow = tree / "etc/shadow"
+    if backend == "userns-full":
+        st = os.lstat(shadow)          # really owned: group shadow is subgid start + 41
+        assert st.st_gid == 200000 + 41
+    elif _user_xattrs(tree):
+        # owners that cannot be real travel as rootless-containers xattrs too
+        assert os.getxattr(shadow, "user.rootlesscontainers") == b"\x10\x2a"   # gid 42
     inside = user.run("run", tree, *extra, "--", "/bin/sh", "-c",
                       "dpkg-query -W -f '${db:Status-Abbrev}\\n' | sort -u", check=True)
     assert inside.stdout == "ii \n"
