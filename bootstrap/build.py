@@ -144,8 +144,9 @@ def build(recipe: Recipe, opts: Options) -> Result:
 def _build(recipe: Recipe, opts: Options, release: Release, variant: Variant, arch: str,
            fmt: str, target: Path, keyring: Keyring, started: float) -> Result:
     cache = Cache(opts.cache or default_cache())
-    fetcher = Fetcher(opts.mirrors or list(recipe.mirrors), cache, opts.jobs)
     family = family_for(recipe, release, arch)
+    mirrors = [family.mirror_url(m) for m in opts.mirrors or recipe.mirrors]
+    fetcher = Fetcher(mirrors, cache, opts.jobs)
     _say(opts, f"fetching the index of {recipe.name} {release.name} {arch}")
     family.load_index(fetcher, keyring)
     chosen = family.select(variant, opts.include, opts.exclude)

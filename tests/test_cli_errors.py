@@ -161,3 +161,11 @@ def test_mirror_without_the_suite(as_user, local_mirror):
     proc = as_user.run("debian", as_user.path("tree"), *local_mirror.cli_args(),
                        "--cache", as_user.cache)
     assert_user_error(proc, as_user, before)
+
+
+def test_mirror_that_is_not_a_url(as_user, local_mirror):
+    before = _entries(as_user)
+    proc = as_user.run("debian", as_user.path("tree"), "--release", local_mirror.codename,
+                       "--mirror", "ftp.example.org/debian", "--keyring", local_mirror.keyring,
+                       "--cache", as_user.cache)
+    assert_user_error(proc, as_user, before, "ftp.example.org/debian")

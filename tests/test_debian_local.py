@@ -104,3 +104,21 @@ def test_failure_while_configuring_leaves_nothing_behind(user, local_mirror):
     assert len(lines) == 1 and lines[0].startswith("rootstrap: error: configuring failed")
     assert "Traceback" not in proc.stderr
     assert set(p.name for p in user.workdir.iterdir()) == before
+
+
+def test_release_and_detached_signature_when_there_is_no_inrelease(as_user, local_mirror):
+    local_mirror.faults["/dists/bookworm/InRelease"] = 404
+    proc = _build(as_user, local_mirror, as_user.path("tree"), "--json")
+    assert json.loads(proc.stdout)["packages"]
+    assert "/dists/bookworm/Release.gpg" in local_mirror.requests
+
+
+def test_detached_signature_by_an_untrusted_key_is_refused(as_user, local_mirror):
+    local_mirror.faults["/dists/bookworm/InRelease"] = 404
+    local_mirror.resign(local_mirror.untrusted)
+    proc = as_user.run("debian", as_user.path("tree"), *local_mirror.cli_args(),
+                       "--no-configure", "--cache", as_user.cache)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("rootstrap: error: dists/bookworm/Release from ")
+    assert "not in the trusted keyring" in proc.stderr
+    assert not as_user.path("tree").exists()

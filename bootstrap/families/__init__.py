@@ -2,6 +2,7 @@
 same questions and never which distribution it is building."""
 from __future__ import annotations
 
+import urllib.parse
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,14 @@ class Family(ABC):
 
     def finish(self, writer: TreeWriter, ledger: Ledger) -> None:
         """Tidy what configuring leaves behind."""
+
+    def mirror_url(self, url: str) -> str:
+        """A mirror as the distribution's users write it, as the base the family's
+        index paths are appended to (for deb: the URL of sources.list)."""
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            die(f"mirror '{url}' is not an http(s) URL")
+        return url.rstrip("/")
 
 
 def family_for(recipe: Recipe, release: Release, arch: str) -> Family:
