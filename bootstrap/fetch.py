@@ -5,7 +5,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -109,7 +109,7 @@ class Fetcher:
                 with self._get(url) as r:
                     r.raise_for_status()
 
-                    def chunks() -> "iter[bytes]":
+                    def chunks() -> Iterator[bytes]:
                         for chunk in r.iter_content(CHUNK):
                             progress(len(chunk))
                             yield chunk
