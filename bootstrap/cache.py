@@ -66,6 +66,18 @@ class Cache:
             out.commit(path)
         return path
 
+    # Detached signatures are kept beside the object they sign; they are checked
+    # against the trust roots on every use, so the cache need not vouch for them.
+    def signature(self, sha256: str) -> Optional[bytes]:
+        path = self.root / "signatures" / sha256[:2] / f"{sha256}.sig"
+        return path.read_bytes() if path.is_file() else None
+
+    def store_signature(self, sha256: str, data: bytes) -> None:
+        path = self.root / "signatures" / sha256[:2] / f"{sha256}.sig"
+        with self.writer(path.parent) as out:
+            out.file.write(data)
+            out.commit(path)
+
     # Index files are named by URL and carry the validators of the last answer.
     def _index_base(self, url: str) -> Path:
         return self.root / "index" / hashlib.sha256(url.encode()).hexdigest()

@@ -61,7 +61,7 @@ class Fetcher:
         errors: list[str] = []
         missing = 0
         for i in self._order():
-            url = f"{self.mirrors[i]}/{relpath}"
+            url = mirror_join(self.mirrors[i], relpath)
             validators = self.cache.index_validators(url)
             headers = {}
             if "etag" in validators:
@@ -94,6 +94,19 @@ class Fetcher:
             raise NotFound(relpath)
         die(f"cannot fetch {relpath}: " + "; ".join(errors))
 
+    def signature(self, want: Wanted) -> tuple[bytes, str]:
+        """The detached signature published beside a wanted file (relpath + .sig)."""
+        cached = self.cache.signature(want.sha256)
+        if cached is not None:
+            return cached, "the cache"
+        try:
+            data, mirror = self.index(f"{want.relpath}.sig")
+        except NotFound:
+            die(f"{want.relpath} has no signature on {self.mirror} "
+                f"({want.relpath}.sig not found) and the index carries none")
+        self.cache.store_signature(want.sha256, data)
+        return data, mirror
+
     def hashed(self, want: Wanted) -> Path:
         """A file whose SHA256 the signed index promised: from cache, else downloaded."""
         cached = self.cache.lookup(want.sha256)
@@ -104,7 +117,7 @@ class Fetcher:
     def _download(self, want: Wanted, progress: Callable[[int], None]) -> Path:
         errors: list[str] = []
         for i in self._order():
-            url = f"{self.mirrors[i]}/{want.relpath}"
+            url = mirror_join(self.mirrors[i], want.relpath)
             try:
                 with self._get(url) as r:
                     r.raise_for_status()
@@ -149,6 +162,16 @@ class Fetcher:
                             other.cancel()
                         raise
         return [paths[n] for n in range(len(wants))]
+
+
+def mirror_join(mirror: str, relpath: str) -> str:
+    """The URL of relpath on a mirror. A mirror holding `$repo` is a per-repository
+    template, as pacman's Server lines are: relpath's first component names the
+    repository and the rest is the path under it."""
+    if "$repo" in mirror:
+        repo, _, rest = relpath.partition("/")
+        return f"{mirror.replace('$repo', repo)}/{rest}"
+    return f"{mirror}/{relpath}"
 
 
 def _reason(e: requests.RequestException) -> str:

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import gnupg
 
-from bootstrap.errors import die
+from bootstrap.errors import Die, die
 
 
 @dataclass
@@ -23,6 +24,8 @@ class Signers:
     bad: list[str]        # key ids whose signature does not match the data
     unknown: list[str]    # key ids we hold no key for
     expired: list[str]    # key ids of expired or revoked keys, or expired signatures
+    primaries: list[str] = field(default_factory=list)  # primary fingerprints of good ones
+    trust: list[str] = field(default_factory=list)      # gpg's TRUST_* verdicts on them
 
 
 def _parse_status(stderr: str) -> Signers:
@@ -34,6 +37,9 @@ def _parse_status(stderr: str) -> Signers:
         tag, args = words[0], words[1:]
         if tag == "VALIDSIG" and args:
             s.good.append(args[-1] if len(args) >= 10 else args[0])
+            s.primaries.append(args[9] if len(args) >= 10 else args[0])
+        elif tag.startswith("TRUST_"):
+            s.trust.append(tag[len("TRUST_"):])
         elif tag == "BADSIG" and args:
             s.bad.append(args[0])
         elif tag in ("NO_PUBKEY",) and args:
@@ -102,15 +108,135 @@ class Keyring:
         return bytes(result.data)
 
     def detached(self, data: bytes, signature: bytes, what: str, mirror: str) -> None:
+        self._verify(signature, lambda sig: self.gpg.verify_data(sig, data), what, mirror)
+
+    def detached_file(self, path: Path, signature: bytes, what: str, mirror: str) -> None:
+        """Like detached(), streaming a file of any size through gpg."""
+        def verify(sig: str) -> "gnupg.Verify":
+            with open(path, "rb") as f:
+                return self.gpg.verify_file(f, sig)
+        self._verify(signature, verify, what, mirror)
+
+    def _verify(self, signature: bytes, run: Callable[[str], "gnupg.Verify"], what: str,
+                mirror: str) -> None:
         fd, sigpath = tempfile.mkstemp(dir=self.home, suffix=".sig")
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(signature)
-            result = self.gpg.verify_data(sigpath, data)
+            result = run(sigpath)
         finally:
             os.unlink(sigpath)
         self._judge(_parse_status(result.stderr), what, mirror)
 
 
-def open_keyring(paths: Sequence[Path], override: Optional[Sequence[Path]] = None) -> Keyring:
-    return Keyring(list(override) if override else list(paths))
+class WebOfTrust(Keyring):
+    """pacman-key's trust model. A keyring NAME.gpg comes with NAME-trusted (the
+    master keys, with the owner trust gpg gives them) and NAME-revoked. A local key
+    certifies the masters; a packager key is valid when the masters' certifications
+    make it fully valid in gpg's web of trust (with owner trust 4, three masters
+    must have signed it). Revoked keys are refused whatever signed them. A keyring
+    without a -trusted list (a private repository's own key) is trusted directly.
+    A directory stands for every NAME.gpg in it, as pacman's keyrings directory."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        files: list[Path] = []
+        for path in paths:
+            if path.is_dir():
+                found = sorted(path.glob("*.gpg"))
+                if not found:
+                    die(f"keyring directory {path} holds no NAME.gpg keyring")
+                files += found
+            else:
+                files.append(path)
+        super().__init__(files)
+        self.revoked: set[str] = set()
+        masters: dict[str, str] = {}
+        direct: list[str] = []
+        try:
+            for path in files:
+                stem = path.name[:-4] if path.name.endswith(".gpg") else path.name
+                trusted = path.with_name(f"{stem}-trusted")
+                self.revoked |= set(_fingerprints(path.with_name(f"{stem}-revoked")))
+                if trusted.is_file():
+                    for line in _lines(trusted):
+                        fpr, _, level = line.partition(":")
+                        masters[fpr.upper()] = level.strip(":") or "4"
+                else:
+                    direct += self._primaries(path)
+            self.trust_names = ", ".join(str(p.with_name(p.name[:-4] + "-trusted"))
+                                         for p in files if p.name.endswith(".gpg"))
+            self._certify([f for f in list(masters) + direct if f not in self.revoked],
+                          masters)
+        except Die:
+            self.close()
+            raise
+
+    def _run(self, *args: str, input: Optional[bytes] = None) -> str:
+        proc = subprocess.run([self.gpg.gpgbinary, "--homedir", self.home, "--batch",
+                               "--no-tty", "--pinentry-mode", "loopback", "--passphrase", "",
+                               *args], input=input, capture_output=True)
+        if proc.returncode != 0:
+            raise Die(f"gpg {args[0]} failed in the trust set-up for {self.names}: "
+                      + (proc.stderr.decode(errors="replace").strip().splitlines() or ["?"])[-1])
+        return proc.stdout.decode(errors="replace")
+
+    def _primaries(self, path: Path) -> list[str]:
+        out = self._run("--with-colons", "--show-keys", str(path))
+        rows = out.splitlines()
+        return [rows[i + 1].split(":")[9] for i, row in enumerate(rows[:-1])
+                if row.startswith("pub:") and rows[i + 1].startswith("fpr:")]
+
+    def _certify(self, keys: list[str], masters: dict[str, str]) -> None:
+        known = {f.upper() for f in self.fingerprints}
+        missing = [k for k in masters if k not in known]
+        if missing:
+            raise Die(f"master key {missing[0]} in {self.trust_names} is not in {self.names}")
+        self._run("--quick-generate-key", "rootstrap local trust root", "ed25519", "cert",
+                  "never")
+        for key in keys:
+            self._run("--yes", "--quick-lsign-key", key)
+        if masters:
+            lines = "".join(f"{fpr}:{level}:\n" for fpr, level in masters.items())
+            self._run("--import-ownertrust", input=lines.encode())
+        self._run("--check-trustdb")
+
+    def close(self) -> None:
+        subprocess.run(["gpgconf", "--homedir", self.home, "--kill", "gpg-agent"],
+                       capture_output=True)
+        super().close()
+
+    def _judge(self, signers: Signers, what: str, mirror: str) -> None:
+        if signers.bad:
+            super()._judge(signers, what, mirror)
+        for fpr, trust in zip(signers.primaries, signers.trust):
+            if fpr.upper() in self.revoked:
+                die(f"{what} from {mirror}: signed by key {fpr}, which is revoked "
+                    f"(listed as revoked in the keyring {self.names})")
+            if trust in ("FULLY", "ULTIMATE"):
+                return
+        if signers.primaries:
+            die(f"{what} from {mirror}: signed by key {signers.primaries[0]}, which the "
+                f"master keys of {self.names} do not make valid "
+                f"(trust {(signers.trust or ['UNDEFINED'])[0].lower()})")
+        super()._judge(signers, what, mirror)
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return []
+    except OSError as e:
+        die(f"cannot read {path}: {e.strerror}")
+    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+
+
+def _fingerprints(path: Path) -> list[str]:
+    return [ln.split(":")[0].upper() for ln in _lines(path)]
+
+def open_keyring(paths: Sequence[Path], override: Optional[Sequence[Path]] = None,
+                 model: str = "direct") -> Keyring:
+    """The recipe's trust roots, or the --keyring ones that replace them; model is
+    'direct' (any key in the keyring vouches) or 'web-of-trust' (pacman-key's)."""
+    chosen = list(override) if override else list(paths)
+    return WebOfTrust(chosen) if model == "web-of-trust" else Keyring(chosen)

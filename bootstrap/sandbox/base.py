@@ -104,11 +104,13 @@ class Sandbox:
     # -- running commands in the tree -----------------------------------------
     def run(self, tree: Path, commands: Sequence[Sequence[str]], env: dict[str, str],
             log: Optional[int] = None, fake_chown: bool = False,
-            interactive: bool = False, resolv: Optional[str] = None) -> None:
+            interactive: bool = False, resolv: Optional[str] = None,
+            input: Optional[bytes] = None) -> None:
         """Enter tree (with the host's /dev, /proc and /sys) and run each command in
         turn as root; raise CommandFailed at the first that fails. fake_chown: chown
         succeeds without effect where ownership cannot be made real (see linux.py).
-        resolv: a host file to show as the tree's /etc/resolv.conf while it runs."""
+        resolv: a host file to show as the tree's /etc/resolv.conf while it runs.
+        input: what every command reads on stdin (else nothing)."""
         tree = tree.resolve()
 
         def inside() -> Optional[tuple[list[str], int]]:
@@ -122,18 +124,23 @@ class Sandbox:
                 linux.fake_chown()
             os.chroot(tree)
             os.chdir("/")
-            return _run_all(commands, env, log, interactive)
+            return _run_all(commands, env, log, interactive, input)
 
         failed = self.call(inside)
         if failed:
             raise CommandFailed(*failed)
 
 
+def stdin_args(interactive: bool, input: Optional[bytes]) -> dict[str, Any]:
+    if input is not None:
+        return {"input": input}
+    return {"stdin": None if interactive else subprocess.DEVNULL}
+
+
 def _run_all(commands: Sequence[Sequence[str]], env: dict[str, str], log: Optional[int],
-             interactive: bool) -> Optional[tuple[list[str], int]]:
+             interactive: bool, input: Optional[bytes]) -> Optional[tuple[list[str], int]]:
     for argv in commands:
-        code = subprocess.run(list(argv), env=env,
-                              stdin=None if interactive else subprocess.DEVNULL,
+        code = subprocess.run(list(argv), env=env, **stdin_args(interactive, input),
                               stdout=log, stderr=subprocess.STDOUT if log else None
                               ).returncode
         if code != 0:
@@ -152,6 +159,7 @@ class TreeRunner:
         self.log = log
         self.fake_chown = fake_chown
 
-    def run(self, commands: Sequence[Sequence[str]], env: dict[str, str]) -> None:
+    def run(self, commands: Sequence[Sequence[str]], env: dict[str, str],
+            input: Optional[bytes] = None) -> None:
         self.sandbox.run(self.tree, commands, dict(env, PATH=self.path), self.log,
-                         fake_chown=self.fake_chown)
+                         fake_chown=self.fake_chown, input=input)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from bootstrap.sandbox import linux
-from bootstrap.sandbox.base import MOUNTS, CommandFailed, Sandbox
+from bootstrap.sandbox.base import MOUNTS, CommandFailed, Sandbox, stdin_args
 
 
 class PtraceSandbox(Sandbox):
@@ -21,7 +21,8 @@ class PtraceSandbox(Sandbox):
 
     def run(self, tree: Path, commands: Sequence[Sequence[str]], env: dict[str, str],
             log: Optional[int] = None, fake_chown: bool = False,
-            interactive: bool = False, resolv: Optional[str] = None) -> None:
+            interactive: bool = False, resolv: Optional[str] = None,
+            input: Optional[bytes] = None) -> None:
         base = [self.proot, "-0", "-r", str(tree.resolve()), "-w", "/"]
         for name in MOUNTS:
             base += ["-b", f"/{name}"]
@@ -32,7 +33,7 @@ class PtraceSandbox(Sandbox):
             # it runs inside someone's user namespace): the filter answers both
             code = subprocess.run(base + list(argv), env=env,
                                   preexec_fn=linux.fake_chown if fake_chown else None,
-                                  stdin=None if interactive else subprocess.DEVNULL,
+                                  **stdin_args(interactive, input),
                                   stdout=log, stderr=subprocess.STDOUT if log else None
                                   ).returncode
             if code != 0:

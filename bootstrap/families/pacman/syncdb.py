@@ -1,0 +1,102 @@
+"""Sync databases (core.db, extra.db): a tarball with a NAME-VERSION/desc file per
+package (older ones split %DEPENDS% and friends into a `depends` file)."""
+from __future__ import annotations
+
+import io
+import tarfile
+from dataclasses import dataclass
+from typing import Optional
+
+from bootstrap.families.pacman.compress import open_tar
+from bootstrap.families.pacman.depend import Depend
+
+
+@dataclass(frozen=True)
+class SyncPackage:
+    repo: str
+    name: str
+    version: str
+    filename: str
+    sha256: str
+    csize: int
+    arch: str
+    depends: tuple[Depend, ...]
+    provides: tuple[Depend, ...]
+    conflicts: tuple[Depend, ...]
+    replaces: tuple[Depend, ...]
+    groups: tuple[str, ...]
+    pgpsig: Optional[str]
+
+    @property
+    def relpath(self) -> str:
+        """Where the package lies under the mirror, for fetch.mirror_join."""
+        return f"{self.repo}/{self.filename}"
+
+    def __str__(self) -> str:
+        return f"{self.repo}/{self.name} {self.version}"
+
+
+def parse_fields(text: str) -> dict[str, list[str]]:
+    """%KEY% blocks: a header line, then values one per line up to a blank line."""
+    fields: dict[str, list[str]] = {}
+    key: Optional[str] = None
+    for line in text.splitlines():
+        if line.startswith("%") and line.endswith("%") and len(line) > 2:
+            key = line[1:-1]
+            fields.setdefault(key, [])
+        elif not line:
+            key = None
+        elif key is not None:
+            fields[key].append(line)
+    return fields
+
+
+def _package(repo: str, fields: dict[str, list[str]], where: str) -> SyncPackage:
+    def one(key: str, default: Optional[str] = None) -> str:
+        values = fields.get(key)
+        if values:
+            return values[0]
+        if default is None:
+            raise ValueError(f"{where}: an entry has no %{key}%")
+        return default
+
+    def deps(key: str) -> tuple[Depend, ...]:
+        return tuple(Depend.parse(v) for v in fields.get(key, ()))
+
+    name = one("NAME")
+    sha256 = one("SHA256SUM", "").lower()
+    if len(sha256) != 64:
+        raise ValueError(f"{where}: {name} has no SHA256 checksum")
+    return SyncPackage(
+        repo=repo, name=name, version=one("VERSION"), filename=one("FILENAME"),
+        sha256=sha256, csize=int(one("CSIZE", "0")), arch=one("ARCH", "any"),
+        depends=deps("DEPENDS"), provides=deps("PROVIDES"), conflicts=deps("CONFLICTS"),
+        replaces=deps("REPLACES"), groups=tuple(fields.get("GROUPS", ())),
+        pgpsig="".join(fields["PGPSIG"]) if fields.get("PGPSIG") else None)
+
+
+def parse_db(data: bytes, repo: str, where: str) -> list[SyncPackage]:
+    """Every package in a sync database, sorted by name as libalpm keeps them.
+
+    Raises ValueError for a database that is not one."""
+    entries: dict[str, dict[str, list[str]]] = {}
+    try:
+        with open_tar(io.BytesIO(data)) as tar:
+            for m in tar:
+                if not m.isreg():
+                    continue
+                directory, _, base = m.name.strip("/").rpartition("/")
+                if not directory or "/" in directory or base not in ("desc", "depends"):
+                    continue
+                f = tar.extractfile(m)
+                assert f is not None
+                text = f.read().decode("utf-8", "replace")
+                for key, values in parse_fields(text).items():
+                    entries.setdefault(directory, {}).setdefault(key, []).extend(values)
+    except (tarfile.TarError, EOFError, OSError, ValueError) as e:
+        raise ValueError(f"{where}: not a readable sync database ({e})") from None
+    packages = [_package(repo, fields, where) for fields in entries.values()]
+    names = [p.name for p in packages]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{where}: a package is listed twice")
+    return sorted(packages, key=lambda p: p.name)

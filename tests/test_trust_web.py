@@ -1,0 +1,104 @@
+"""pacman-key's trust model, as rootstrap applies it to Arch packages: master keys
+listed in NAME-trusted vouch for packager keys (three marginal masters make one
+valid), NAME-revoked keys are refused, and a keyring without a -trusted list is
+trusted directly (a private mirror's own key)."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bootstrap.errors import Die
+from bootstrap.trust import WebOfTrust
+
+
+def _gpg(home: Path, *args: str, input: bytes = b"") -> bytes:
+    return subprocess.run(["gpg", "--homedir", str(home), "--batch", "--quiet", "--no-tty",
+                           "--pinentry-mode", "loopback", "--passphrase", "", *args],
+                          input=input, capture_output=True, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    base = tmp_path_factory.mktemp("wot")
+    home = base / "g"
+    home.mkdir(mode=0o700)
+    fpr: dict[str, str] = {}
+    for name in ("m1", "m2", "m3", "full", "half", "gone", "other"):
+        uid = f"{name} <{name}@rootstrap.invalid>"
+        _gpg(home, "--quick-gen-key", uid, "ed25519", "sign", "never")
+        listing = _gpg(home, "--with-colons", "--list-keys", uid).decode()
+        fpr[name] = next(ln.split(":")[9] for ln in listing.splitlines() if ln.startswith("fpr:"))
+    for master in ("m1", "m2", "m3"):
+        for packager in ("full", "gone"):
+            _gpg(home, "-u", fpr[master], "--yes", "--quick-sign-key", fpr[packager])
+    _gpg(home, "-u", fpr["m1"], "--yes", "--quick-sign-key", fpr["half"])
+    ring = base / "ring"
+    ring.mkdir()
+    (ring / "test.gpg").write_bytes(_gpg(home, "--export", *[fpr[n] for n in fpr if n != "other"]))
+    (ring / "test-trusted").write_text("".join(f"{fpr[m]}:4:\n" for m in ("m1", "m2", "m3")))
+    (ring / "test-revoked").write_text(f"{fpr['gone']}\n")
+    direct = base / "direct.gpg"
+    direct.write_bytes(_gpg(home, "--export", fpr["other"]))
+    sigs = {n: _gpg(home, "-u", fpr[n], "--detach-sign", input=b"package bytes") for n in fpr}
+    yield {"fpr": fpr, "ring": ring, "direct": direct, "sigs": sigs}
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"])
+
+
+@pytest.fixture(scope="module")
+def ring(keys):  # type: ignore[no-untyped-def]
+    k = WebOfTrust([keys["ring"]])
+    yield k
+    k.close()
+
+
+def test_a_key_three_masters_signed_is_valid(keys, ring):  # type: ignore[no-untyped-def]
+    ring.detached(b"package bytes", keys["sigs"]["full"], "core/x.pkg.tar.zst", "http://m")
+
+
+def test_masters_themselves_are_valid(keys, ring):  # type: ignore[no-untyped-def]
+    ring.detached(b"package bytes", keys["sigs"]["m2"], "core/x.pkg.tar.zst", "http://m")
+
+
+def test_one_master_signature_is_not_enough(keys, ring):  # type: ignore[no-untyped-def]
+    with pytest.raises(Die) as e:
+        ring.detached(b"package bytes", keys["sigs"]["half"], "core/x.pkg.tar.zst", "http://m")
+    assert "core/x.pkg.tar.zst from http://m" in e.value.message
+    assert keys["fpr"]["half"] in e.value.message and "marginal" in e.value.message
+
+
+def test_a_revoked_key_is_refused_though_masters_signed_it(keys, ring):  # type: ignore[no-untyped-def]
+    with pytest.raises(Die, match="revoked") as e:
+        ring.detached(b"package bytes", keys["sigs"]["gone"], "core/y.pkg.tar.zst", "http://m")
+    assert keys["fpr"]["gone"] in e.value.message
+
+
+def test_unknown_key_and_tampered_data(keys, ring):  # type: ignore[no-untyped-def]
+    with pytest.raises(Die, match="not in the trusted keyring"):
+        ring.detached(b"package bytes", keys["sigs"]["other"], "core/z", "http://m")
+    with pytest.raises(Die, match="BAD signature"):
+        ring.detached(b"package bytes!", keys["sigs"]["full"], "core/z", "http://m")
+
+
+def test_a_keyring_without_masters_is_trusted_directly(keys):  # type: ignore[no-untyped-def]
+    k = WebOfTrust([keys["direct"]])
+    try:
+        k.detached(b"package bytes", keys["sigs"]["other"], "core/z", "http://m")
+        with pytest.raises(Die, match="not in the trusted keyring"):
+            k.detached(b"package bytes", keys["sigs"]["full"], "core/z", "http://m")
+    finally:
+        k.close()
+
+
+def test_the_shipped_arch_keyring_sets_up(tmp_path):  # type: ignore[no-untyped-def]
+    keys_dir = Path(__file__).resolve().parents[1] / "keys"
+    k = WebOfTrust([keys_dir / "arch" / "archlinux.gpg"])
+    try:
+        listing = k._run("--with-colons", "--list-keys")
+        valid = [ln for ln in listing.splitlines() if ln.startswith("pub:f:")]
+        # the packager keys the five masters vouch for, not the masters' mere presence
+        assert len(valid) > 20
+        assert len(k.revoked) > 10
+    finally:
+        k.close()
