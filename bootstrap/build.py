@@ -19,7 +19,7 @@ from bootstrap.families import Family, family_for
 from bootstrap.fetch import Fetcher
 from bootstrap.ledger import CHAR, Ledger
 from bootstrap.paths import default_cache
-from bootstrap.recipe import Recipe, Release, Variant
+from bootstrap.recipe import Recipe, Variant
 from bootstrap.sandbox import Sandbox, choose, shim
 from bootstrap.sandbox.base import TreeRunner
 from bootstrap.treewriter import TreeWriter
@@ -134,17 +134,18 @@ def build(recipe: Recipe, opts: Options) -> Result:
         die(f"cannot write to {target.parent}")
     if opts.configure:
         _check_runnable(recipe, arch)
-    keyring = open_keyring(recipe.keyrings, opts.keyrings)
+    family = family_for(recipe, release, arch)
+    keyring = open_keyring(recipe.keyrings, opts.keyrings, family.trust_model)
     try:
-        return _build(recipe, opts, release, variant, arch, fmt, target, keyring, started)
+        return _build(recipe, opts, family, variant, arch, fmt, target, keyring, started)
     finally:
         keyring.close()
 
 
-def _build(recipe: Recipe, opts: Options, release: Release, variant: Variant, arch: str,
+def _build(recipe: Recipe, opts: Options, family: Family, variant: Variant, arch: str,
            fmt: str, target: Path, keyring: Keyring, started: float) -> Result:
+    release = family.release
     cache = Cache(opts.cache or default_cache())
-    family = family_for(recipe, release, arch)
     mirrors = [family.mirror_url(m) for m in opts.mirrors or recipe.mirrors]
     fetcher = Fetcher(mirrors, cache, opts.jobs)
     _say(opts, f"fetching the index of {recipe.name} {release.name} {arch}")
@@ -166,6 +167,7 @@ def _build(recipe: Recipe, opts: Options, release: Release, variant: Variant, ar
     total = sum(c.wanted.size for c in chosen)
     with _bar(opts, total=total, unit="B", unit_scale=True, desc="download") as bar:
         archives = fetcher.many([c.wanted for c in chosen], bar.update)
+    family.verify(chosen, archives, fetcher, opts.jobs)
 
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.rootstrap-", dir=target.parent))
     try:

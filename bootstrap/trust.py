@@ -113,8 +113,8 @@ class Keyring:
     def detached_file(self, path: Path, signature: bytes, what: str, mirror: str) -> None:
         """Like detached(), streaming a file of any size through gpg."""
         def verify(sig: str) -> "gnupg.Verify":
-            with open(path, "rb") as f:
-                return self.gpg.verify_file(f, sig)
+            with open(sig, "rb") as f:   # gpg reads the data itself, by path
+                return self.gpg.verify_file(f, str(path))
         self._verify(signature, verify, what, mirror)
 
     def _verify(self, signature: bytes, run: Callable[[str], "gnupg.Verify"], what: str,
@@ -141,8 +141,12 @@ class WebOfTrust(Keyring):
     def __init__(self, paths: Sequence[Path]) -> None:
         files: list[Path] = []
         for path in paths:
-            if path.is_dir():
-                found = sorted(path.glob("*.gpg"))
+            try:
+                is_dir = path.is_dir()
+                found = sorted(path.glob("*.gpg")) if is_dir else []
+            except OSError as e:
+                die(f"cannot read keyring {path}: {e.strerror}")
+            if is_dir:
                 if not found:
                     die(f"keyring directory {path} holds no NAME.gpg keyring")
                 files += found

@@ -512,3 +512,21 @@ def signer(_gpg_keys: tuple[Signer, Signer]) -> Signer:
 @pytest.fixture(scope="session")
 def untrusted_signer(_gpg_keys: tuple[Signer, Signer]) -> Signer:
     return _gpg_keys[1]
+
+
+# --------------------------------------------------------------------------- arch mirror
+
+import archmirror  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def arch_mirror(session_dir: Path, signer: Signer) -> Iterator[archmirror.ArchMirror]:
+    """The Arch fixture repositories core and extra (archmirror.arch_fixture), built
+    with makepkg and repo-add, signed by `signer`, served over HTTP."""
+    missing = archmirror.missing_tools()
+    if missing:
+        pytest.skip(f"building Arch fixture packages needs: {', '.join(missing)}")
+    fixture = archmirror.arch_fixture(session_dir / "arch-mirror", signer)
+    server = MirrorServer(fixture.root)
+    yield archmirror.ArchMirror(fixture, server)
+    server.close()

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import urllib.parse
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator, Sequence
 from bootstrap.errors import die
 from bootstrap.fetch import Fetcher, Wanted
 from bootstrap.ledger import Ledger
 from bootstrap.recipe import Recipe, Release, Variant
 from bootstrap.sandbox.base import TreeRunner
-from bootstrap.treewriter import TreeWriter
+from bootstrap.treewriter import TreeWriter, Unsafe
 from bootstrap.trust import Keyring
 
 
@@ -24,6 +26,8 @@ class Chosen:
 
 
 class Family(ABC):
+    trust_model = "direct"   # how the keyring vouches: see trust.open_keyring
+
     def __init__(self, recipe: Recipe, release: Release, arch: str) -> None:
         self.recipe = recipe
         self.release = release
@@ -36,6 +40,11 @@ class Family(ABC):
     @abstractmethod
     def select(self, variant: Variant, include: list[str], exclude: list[str]) -> list[Chosen]:
         """The dependency closure of the variant's packages plus include."""
+
+    def verify(self, chosen: Sequence[Chosen], archives: Sequence[Path], fetcher: Fetcher,
+               jobs: int) -> None:
+        """Check each downloaded package's own signature, where the family has them
+        (the hash the signed index promised was checked on download)."""
 
     @abstractmethod
     def prepare(self, writer: TreeWriter) -> None:
@@ -69,8 +78,24 @@ class Family(ABC):
         return url.rstrip("/")
 
 
+@contextmanager
+def unpacking(relpath: str, mirror: str) -> Iterator[None]:
+    """One package's unpacking, its failures turned into one-line errors."""
+    try:
+        yield
+    except Unsafe as e:
+        die(f"{relpath} from {mirror}: refusing unsafe entry ({e})")
+    except ValueError as e:
+        die(f"{relpath} from {mirror}: {e}")
+    except OSError as e:
+        die(f"{relpath}: cannot unpack into the tree: {e}")
+
+
 def family_for(recipe: Recipe, release: Release, arch: str) -> Family:
     if recipe.family == "deb":
         from bootstrap.families.deb.family import DebFamily
         return DebFamily(recipe, release, arch)
-    die(f"recipe {recipe.path}: unknown family '{recipe.family}' (known: deb)")
+    if recipe.family == "pacman":
+        from bootstrap.families.pacman.family import PacmanFamily
+        return PacmanFamily(recipe, release, arch)
+    die(f"recipe {recipe.path}: unknown family '{recipe.family}' (known: deb, pacman)")

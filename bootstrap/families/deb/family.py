@@ -6,7 +6,7 @@ import lzma
 from pathlib import Path
 
 from bootstrap.errors import die
-from bootstrap.families import Chosen, Family
+from bootstrap.families import Chosen, Family, unpacking
 from bootstrap.families.deb import configure, dpkgdb, sources
 from bootstrap.families.deb.debfile import Unpacked, unpack
 from bootstrap.families.deb.packages import DebPackage, parse_packages
@@ -16,7 +16,7 @@ from bootstrap.fetch import Fetcher, NotFound, Wanted
 from bootstrap.ledger import Ledger
 from bootstrap.recipe import Variant
 from bootstrap.sandbox.base import TreeRunner
-from bootstrap.treewriter import TreeWriter, Unsafe
+from bootstrap.treewriter import TreeWriter
 from bootstrap.trust import Keyring
 
 
@@ -90,14 +90,8 @@ class DebFamily(Family):
             writer.symlink(name, f"usr/{name}")
 
     def unpack(self, pkg: Chosen, archive: Path, writer: TreeWriter) -> None:
-        try:
+        with unpacking(pkg.wanted.relpath, self.mirror):
             self.unpacked.append(unpack(archive, writer))
-        except Unsafe as e:
-            die(f"{pkg.wanted.relpath} from {self.mirror}: refusing unsafe entry ({e})")
-        except ValueError as e:
-            die(f"{pkg.wanted.relpath} from {self.mirror}: {e}")
-        except OSError as e:
-            die(f"{pkg.wanted.relpath}: cannot unpack into the tree: {e}")
 
     def register(self, writer: TreeWriter) -> None:
         dpkgdb.skeleton(writer, self.arch)

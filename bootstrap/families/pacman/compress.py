@@ -22,8 +22,10 @@ def reader(f: BinaryIO) -> BinaryIO:
     buffered = f if isinstance(f, io.BufferedReader) else io.BufferedReader(f, 1 << 20)  # type: ignore[arg-type]
     head = buffered.peek(6)[:6]
     if head.startswith(ZSTD):
-        return zstandard.ZstdDecompressor().stream_reader(buffered,  # type: ignore[return-value]
-                                                          read_across_frames=True)
+        # makepkg compresses with --ultra levels, whose windows exceed the default limit
+        decompressor = zstandard.ZstdDecompressor(max_window_size=1 << 31)
+        return decompressor.stream_reader(buffered,  # type: ignore[return-value]
+                                          read_across_frames=True)
     if head.startswith(XZ):
         return lzma.LZMAFile(buffered)  # type: ignore[return-value]
     if head.startswith(GZIP):

@@ -1,0 +1,87 @@
+"""A pacman package: a compressed tar whose top-level dot files (.PKGINFO,
+.BUILDINFO, .MTREE, .INSTALL, .CHANGELOG) describe it and whose other entries are
+the files, streamed into the confined tree writer."""
+from __future__ import annotations
+
+import hashlib
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bootstrap.archive import tar_to_tree
+from bootstrap.families.pacman.compress import open_tar
+from bootstrap.treewriter import TreeWriter
+
+META = (".PKGINFO", ".BUILDINFO", ".MTREE", ".INSTALL", ".CHANGELOG")
+
+
+@dataclass
+class Unpacked:
+    meta: dict[str, bytes]                       # dot file name -> content
+    files: list[str] = field(default_factory=list)   # as pacman lists them: dirs end in '/'
+    backup_md5: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def info(self) -> dict[str, list[str]]:
+        """.PKGINFO as key -> values ('depend' and the like repeat)."""
+        out: dict[str, list[str]] = {}
+        for line in self.meta[".PKGINFO"].decode("utf-8", "replace").splitlines():
+            if line.startswith("#") or " = " not in line:
+                continue
+            key, _, value = line.partition(" = ")
+            out.setdefault(key.strip(), []).append(value.strip())
+        return out
+
+
+class _Split:
+    """Feeds tar_to_tree only the package's files, keeping the dot files aside."""
+
+    def __init__(self, tar: tarfile.TarFile, meta: dict[str, bytes]) -> None:
+        self.tar = tar
+        self.meta = meta
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        for m in self.tar:
+            name = m.name[2:] if m.name.startswith("./") else m.name
+            if name in META:
+                f = self.tar.extractfile(m)
+                self.meta[name] = f.read() if f else b""
+                continue
+            yield m
+
+    def extractfile(self, m: tarfile.TarInfo):  # type: ignore[no-untyped-def]
+        return self.tar.extractfile(m)
+
+
+def unpack(path: Path, writer: TreeWriter) -> Unpacked:
+    """Stream the package into the tree.
+
+    Raises ValueError for a damaged package, treewriter.Unsafe for a hostile one."""
+    result = Unpacked({})
+
+    def note(rel: str, m: tarfile.TarInfo) -> None:
+        if rel:
+            result.files.append(rel + "/" if m.isdir() else rel)
+
+    try:
+        with open(path, "rb") as f, open_tar(f) as tar:
+            tar_to_tree(_Split(tar, result.meta), writer, note)  # type: ignore[arg-type]
+    except (tarfile.TarError, EOFError, OSError) as e:
+        if isinstance(e, OSError) and e.errno is not None:
+            raise
+        raise ValueError(f"damaged package archive: {e}") from None
+    if ".PKGINFO" not in result.meta:
+        raise ValueError("not a pacman package (no .PKGINFO)")
+    for rel in result.info.get("backup", ()):
+        if rel in result.files:
+            result.backup_md5[rel] = _md5(writer, rel)
+    result.files.sort()
+    return result
+
+
+def _md5(writer: TreeWriter, rel: str) -> str:
+    digest = hashlib.md5()
+    with open(writer.full(writer.resolve(rel)), "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,317 @@
+"""Arch trees from the local fixture mirror (archmirror), built as unprivileged
+users and judged by the host's own pacman and a reference root it installs."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import tarfile
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+import archmirror
+from archmirror import ArchMirror, host_pacman, reference_root
+from debmirror import MirrorServer, make_signer
+
+# What legitimately differs between a rootstrap tree and the host pacman's
+# reference root (see README, "Arch: what differs from pacman's own install"):
+DIFFERENT = {
+    # seeded by rootstrap for every distribution; the reference root has none
+    "etc/hostname", "etc/hosts", "etc/machine-id", "etc/resolv.conf",
+    "etc/pacman.d",
+    # rootstrap records a container's /dev and leaves /proc and /sys to mount on
+    # (Arch's real filesystem package ships all three; the fixture's does not)
+    "dev", "proc", "sys",
+    # the package cache pacman uses: the reference root was given one elsewhere
+    "var/cache",
+    # the fixture's pacman-key stand-in logs that rootstrap set up the keyring
+    "var/lib/fixture/pacman-key.log",
+}
+# per package: the install date and how the package was validated (the reference
+# installs with SigLevel = Never, rootstrap verifies every signature)
+DESC = "var/lib/pacman/local/*/desc"
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _args(mirror: ArchMirror, *extra: object) -> list[object]:
+    return ["--mirror", mirror.server_line, "--keyring", mirror.keyring, *extra]
+
+
+def tree_manifest(root: Path) -> dict[str, tuple]:
+    """path -> (kind, mode, uid, gid, digest, link target) of a directory tree."""
+    out: dict[str, tuple] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            full = Path(dirpath, name)
+            rel = str(full.relative_to(root))
+            st = full.lstat()
+            kind, digest, link = "other", "", ""
+            if stat.S_ISDIR(st.st_mode):
+                kind = "dir"
+            elif stat.S_ISLNK(st.st_mode):
+                kind, link = "symlink", os.readlink(full)
+            elif stat.S_ISREG(st.st_mode):
+                kind, digest = "file", hashlib.sha256(full.read_bytes()).hexdigest()
+            out[rel] = (kind, oct(stat.S_IMODE(st.st_mode)), st.st_uid, st.st_gid, digest, link)
+    return out
+
+
+def tar_manifest(tarball: Path) -> dict[str, tuple]:
+    out: dict[str, tuple] = {}
+    digests: dict[str, str] = {}
+    with tarfile.open(tarball) as tar:
+        for m in tar:
+            name = (m.name[2:] if m.name.startswith("./") else m.name).rstrip("/")
+            if name in ("", "."):
+                continue
+            kind, digest, link = "other", "", ""
+            if m.isdir():
+                kind = "dir"
+            elif m.issym():
+                kind, link = "symlink", m.linkname
+            elif m.isreg():
+                f = tar.extractfile(m)
+                assert f is not None
+                kind, digest = "file", hashlib.sha256(f.read()).hexdigest()
+                digests[name] = digest
+            elif m.islnk():
+                target = m.linkname[2:] if m.linkname.startswith("./") else m.linkname
+                kind, digest = "file", digests[target]
+            out[name] = (kind, oct(m.mode), m.uid, m.gid, digest, link)
+    return out
+
+
+def _explain(paths: list[str], tarball: Path, reference: Path) -> str:
+    """What differs, with a diff where both sides are short text files."""
+    import difflib
+    out = []
+    with tarfile.open(tarball) as tar:
+        for path in paths[:5]:
+            ref = reference / path
+            try:
+                f = tar.extractfile(f"./{path}") or tar.extractfile(path)
+                ours = f.read().decode() if f else ""
+                theirs = ref.read_text()
+            except (KeyError, UnicodeDecodeError, OSError):
+                out.append(f"{path}: differs")
+                continue
+            out.append("".join(difflib.unified_diff(theirs.splitlines(True),
+                                                    ours.splitlines(True),
+                                                    f"reference/{path}", f"rootstrap/{path}")))
+    return "\n".join(out)
+
+
+def _differs(path: str) -> bool:
+    from fnmatch import fnmatch
+    return any(path == d or path.startswith(d + "/") for d in DIFFERENT) or fnmatch(path, DESC)
+
+
+@pytest.fixture(scope="module")
+def reference(arch_mirror: ArchMirror, session_dir: Path) -> Path:
+    """The host pacman's own install of base from the fixture mirror (as root)."""
+    root = session_dir / "arch-reference"
+    if not root.exists():
+        proc = reference_root(arch_mirror.url, archmirror.REPOS, root, ["base"],
+                              workdir=session_dir / "arch-reference-work")
+        assert proc.returncode == 0, proc.stderr
+    return root
+
+
+def test_base_tree_satisfies_the_host_pacman(user, arch_mirror, reference):
+    tree = user.path("arch")
+    proc = user.run("arch", tree, *_args(arch_mirror), "--json", check=True)
+    result = json.loads(proc.stdout)
+    assert result["distro"] == "arch" and result["variant"] == "base"
+
+    check = host_pacman(tree, "-Qk")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert " 0 missing files" in check.stdout and "warning" not in check.stderr
+    check = host_pacman(tree, "-Dk")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert host_pacman(tree, "-Q").stdout == host_pacman(reference, "-Q").stdout
+    assert host_pacman(tree, "-Qqe").stdout == host_pacman(reference, "-Qqe").stdout == "base\n"
+    assert sorted(p["name"] for p in result["packages"]) == \
+        sorted(host_pacman(reference, "-Qq").stdout.split())
+
+
+def test_scriptlets_hooks_and_keyring_ran_once_after_unpacking(user, arch_mirror, reference):
+    tree = user.path("arch")
+    user.run("arch", tree, *_args(arch_mirror), check=True)
+    for log in (archmirror.SCRIPTLET_LOG, archmirror.HOOK_LOG):
+        ours = (tree / log.lstrip("/")).read_text()
+        assert ours == (reference / log.lstrip("/")).read_text()
+    # the hook saw files of a package unpacked after the one that ships it
+    assert "usr/share/fixture/three\n" in (tree / archmirror.HOOK_LOG.lstrip("/")).read_text()
+    keylog = (tree / archmirror.PACMAN_KEY_LOG.lstrip("/")).read_text().splitlines()
+    assert keylog == ["--init", "--populate"]
+
+
+def test_tree_equals_the_reference_root_but_for_the_documented_list(user, arch_mirror,
+                                                                     reference):
+    tarball = user.path("arch.tar")
+    user.run("arch", tarball, *_args(arch_mirror), check=True)
+    ours = {p: v for p, v in tar_manifest(tarball).items() if not _differs(p)}
+    theirs = {p: v for p, v in tree_manifest(reference).items() if not _differs(p)}
+    assert sorted(set(ours) ^ set(theirs)) == [], "\n".join(sorted(set(ours) ^ set(theirs)))
+    differ = sorted(p for p in ours if ours[p] != theirs[p])
+    assert differ == [], _explain(differ, tarball, reference)
+    # the interesting owners and modes, spelled out
+    assert ours["usr/bin/fixture-su"][1:4] == ("0o4755", 0, 0)
+    assert ours["usr/bin/fixture-wall"][1:4] == ("0o2755", 0, archmirror.TTY_GID)
+    assert ours["srv/ftp"][2:4] == (0, archmirror.FTP_GID)
+    assert ours["etc/shadow"][1] == "0o600"
+
+
+def test_local_database_entries_differ_only_in_date_and_validation(single_user, arch_mirror,
+                                                                    reference):
+    tree = single_user.path("arch")
+    single_user.run("arch", tree, *_args(arch_mirror), "--no-configure", check=True)
+
+    def fields(desc: Path) -> str:
+        blocks = desc.read_text().split("\n\n")
+        return "\n\n".join(b for b in blocks
+                           if not b.startswith(("%INSTALLDATE%", "%VALIDATION%")))
+
+    local = "var/lib/pacman/local"
+    entries = sorted(os.listdir(reference / local))
+    assert sorted(os.listdir(tree / local)) == entries
+    assert (tree / local / "ALPM_DB_VERSION").read_text() == \
+        (reference / local / "ALPM_DB_VERSION").read_text()
+    entries.remove("ALPM_DB_VERSION")
+    for entry in entries:
+        assert fields(tree / local / entry / "desc") == \
+            fields(reference / local / entry / "desc"), entry
+    assert "%VALIDATION%\npgp\n" in (tree / local / entries[0] / "desc").read_text()
+    # --no-configure ran nothing: no scriptlet, no hook, no keyring
+    assert not (tree / archmirror.SCRIPTLET_LOG.lstrip("/")).exists()
+    assert not (tree / archmirror.HOOK_LOG.lstrip("/")).exists()
+
+
+# --------------------------------------------------------------------------- refusals
+
+ERROR = "rootstrap: error: "
+
+
+@pytest.fixture
+def damaged(arch_mirror: ArchMirror, tmp_path: Path) -> Iterator[tuple[Path, MirrorServer]]:
+    """A private copy of the fixture mirror to damage, served on its own port."""
+    root = tmp_path / "mirror"
+    shutil.copytree(arch_mirror.fixture.root, root, symlinks=True)
+    tmp_path.chmod(0o755)
+    server = MirrorServer(root)
+    yield root, server
+    server.close()
+
+
+def _refused(user, proc, *words: str) -> str:
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(ERROR), proc.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    # no target, no staging directory beside it (the cache is the only thing made)
+    left = sorted(set(os.listdir(user.workdir)) - {user.cache.name})
+    assert left == [], left
+    return lines[0]
+
+
+def _package(root: Path, repo: str, name: str) -> Path:
+    found = [p for p in (root / repo / "os" / "x86_64").iterdir()
+             if p.name.startswith(f"{name}-") and p.name.endswith((".zst", ".xz", ".gz"))
+             and p.name[len(name) + 1].isdigit()]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_a_bad_package_signature_is_refused(as_user, arch_mirror, damaged, signer):
+    root, server = damaged
+    pkg = _package(root, "extra", "virt-user")     # extra: signatures as .sig files
+    forged = subprocess.run(["gpg", "--homedir", str(signer.home), "--batch", "--yes",
+                             "--pinentry-mode", "loopback", "--passphrase", "",
+                             "--detach-sign", "-o", "-"], input=b"something else",
+                            capture_output=True, check=True).stdout
+    Path(f"{pkg}.sig").write_bytes(forged)
+    proc = as_user.run("arch", as_user.path("t"), "--mirror", f"{server.url}/$repo/os/$arch",
+                       "--keyring", arch_mirror.keyring, "--cache", as_user.cache)
+    _refused(as_user, proc, f"extra/{pkg.name}", "BAD signature", server.url)
+
+
+def test_a_package_that_does_not_match_the_database_is_refused(as_user, arch_mirror, damaged):
+    root, server = damaged
+    pkg = _package(root, "core", "hardlinks")
+    with open(pkg, "ab") as f:
+        f.write(b"\0")
+    proc = as_user.run("arch", as_user.path("t.tar.zst"), "--mirror", server.url,
+                       "--keyring", arch_mirror.keyring, "--cache", as_user.cache)
+    _refused(as_user, proc, f"core/{pkg.name}", "SHA256", server.url)
+
+
+def test_an_untrusted_key_is_refused(as_user, arch_mirror, untrusted_signer):
+    proc = as_user.run("arch", as_user.path("t"), *_args(arch_mirror)[:2],
+                       "--keyring", untrusted_signer.keyring, "--cache", as_user.cache)
+    _refused(as_user, proc, "core/core.db", arch_mirror.fixture.signer.fingerprint[-16:],
+             "not in the trusted keyring")
+
+
+def test_a_revoked_key_is_refused(as_user, arch_mirror):
+    ring = as_user.home / "revoked-keyring"
+    shutil.rmtree(ring, ignore_errors=True)
+    ring.mkdir()
+    fpr = arch_mirror.fixture.signer.fingerprint
+    shutil.copy(arch_mirror.keyring, ring / "fixture.gpg")
+    (ring / "fixture-trusted").write_text(f"{fpr}:4:\n")
+    (ring / "fixture-revoked").write_text(f"{fpr}\n")
+    for p in (ring, *ring.iterdir()):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    proc = as_user.run("arch", as_user.path("t"), *_args(arch_mirror)[:2], "--keyring", ring,
+                       "--cache", as_user.cache)
+    _refused(as_user, proc, "core/core.db", fpr, "revoked")
+
+
+def test_a_package_without_any_signature_is_refused(as_user, arch_mirror, damaged):
+    root, server = damaged
+    pkg = _package(root, "extra", "virt-user")
+    Path(f"{pkg}.sig").unlink()
+    proc = as_user.run("arch", as_user.path("t"), "--mirror", server.url,
+                       "--keyring", arch_mirror.keyring, "--cache", as_user.cache)
+    _refused(as_user, proc, f"extra/{pkg.name}", "no signature")
+
+
+def test_second_mirror_takes_over_and_a_warm_cache_fetches_only_databases(as_user,
+                                                                          arch_mirror):
+    dead = f"http://127.0.0.1:{_closed_port()}/$repo/os/$arch"
+    arch_mirror.reset()
+    as_user.run("arch", as_user.path("one"), "--mirror", dead, *_args(arch_mirror),
+                "--variant", "minimal", "--cache", as_user.cache, check=True)
+    assert any(r.endswith(".pkg.tar.zst") for r in arch_mirror.server.requests)
+    mirrorlist = (as_user.path("one") / "etc/pacman.d/mirrorlist").read_text()
+    assert f"Server = {arch_mirror.server_line}\n" in mirrorlist
+
+    arch_mirror.reset()
+    proc = as_user.run("arch", as_user.path("two"), *_args(arch_mirror), "--variant",
+                       "minimal", "--cache", as_user.cache, "--json", check=True)
+    assert json.loads(proc.stdout)["downloads"] == 0
+    assert sorted(arch_mirror.server.requests) == [
+        "/core/os/x86_64/core.db", "/core/os/x86_64/core.db.sig",
+        "/extra/os/x86_64/extra.db", "/extra/os/x86_64/extra.db.sig"]
+    assert {e.status for e in arch_mirror.server.log} == {304}
+
+
+def test_custom_variant_takes_groups_and_marks_them_explicit(single_user, arch_mirror):
+    tree = single_user.path("grp")
+    single_user.run("arch", tree, *_args(arch_mirror), "--variant", "custom",
+                    "--include", "fixture-group,extra/virt-user", "--no-configure", check=True)
+    assert host_pacman(tree, "-Qqe").stdout.split() == ["grp-a", "grp-b", "virt-user"]
+    assert host_pacman(tree, "-Qqd").stdout.split() == ["zz-virt"]
+    assert host_pacman(tree, "-Dk").returncode == 0
