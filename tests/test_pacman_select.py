@@ -154,3 +154,11 @@ def test_real_arch_databases_parse():
             assert any(d.name == "filesystem" for d in glibc[0].depends)
     assert counts["2019-06-alpm.rs/core.db"] == 231
     assert counts["2025-09-insanelinux-regenerated/core.db"] == 271
+
+
+def test_entries_whose_names_would_make_paths_are_refused():
+    for name, filename in (("../../etc", "x.pkg.tar.zst"), ("ok", "../x.pkg.tar.zst"),
+                           (".hidden", "x.pkg.tar.zst")):
+        text = _desc(name).replace(f"{name}-1.0-1-x86_64.pkg.tar.zst", filename)
+        with pytest.raises(ValueError, match="refusing the entry"):
+            parse_db(_db({"x-1.0-1": text}), "core", "core.db")

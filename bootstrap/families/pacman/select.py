@@ -30,6 +30,10 @@ class Repos:
         self.by_repo = {name: {p.name: p for p in pkgs} for name, pkgs in repos}
         self.listed = [p for _, pkgs in repos for p in pkgs]   # repo order, then name
         self.exclude = set(exclude)
+        self.providers: dict[str, list[SyncPackage]] = {}      # provision name -> in order
+        for p in self.listed:
+            for prov in p.provides:
+                self.providers.setdefault(prov.name, []).append(p)
 
     def named(self, name: str, repo: Optional[str] = None) -> Optional[SyncPackage]:
         for r in [repo] if repo else self.order:
@@ -50,7 +54,7 @@ class Repos:
             pkg = self.by_repo[repo].get(dep.name)
             if pkg and pkg.name not in self.exclude and dep.allows(pkg.version):
                 return pkg
-        for pkg in self.listed:
+        for pkg in self.providers.get(dep.name, ()):
             if pkg.name != dep.name and pkg.name not in self.exclude and _satisfies(pkg, dep):
                 return pkg
         return None

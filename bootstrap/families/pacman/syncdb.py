@@ -3,12 +3,18 @@ package (older ones split %DEPENDS% and friends into a `depends` file)."""
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 from dataclasses import dataclass
 from typing import Optional
 
 from bootstrap.families.pacman.compress import open_tar
 from bootstrap.families.pacman.depend import Depend
+
+
+NAME = re.compile(r"[A-Za-z0-9@_+][A-Za-z0-9@._+-]*")
+VERSION = re.compile(r"[A-Za-z0-9._+:~-]+")
+FILENAME = re.compile(r"[A-Za-z0-9@_+][A-Za-z0-9@._+:~-]*")
 
 
 @dataclass(frozen=True)
@@ -64,11 +70,18 @@ def _package(repo: str, fields: dict[str, list[str]], where: str) -> SyncPackage
         return tuple(Depend.parse(v) for v in fields.get(key, ()))
 
     name = one("NAME")
+    version = one("VERSION")
+    filename = one("FILENAME")
+    # names end up in paths (the local database, the mirror): keep them to what
+    # makepkg allows, never a '/' or a leading dot
+    if not NAME.fullmatch(name) or not VERSION.fullmatch(version) \
+            or not FILENAME.fullmatch(filename):
+        raise ValueError(f"{where}: refusing the entry {name!r} {version!r} {filename!r}")
     sha256 = one("SHA256SUM", "").lower()
     if len(sha256) != 64:
         raise ValueError(f"{where}: {name} has no SHA256 checksum")
     return SyncPackage(
-        repo=repo, name=name, version=one("VERSION"), filename=one("FILENAME"),
+        repo=repo, name=name, version=version, filename=filename,
         sha256=sha256, csize=int(one("CSIZE", "0")), arch=one("ARCH", "any"),
         depends=deps("DEPENDS"), provides=deps("PROVIDES"), conflicts=deps("CONFLICTS"),
         replaces=deps("REPLACES"), groups=tuple(fields.get("GROUPS", ())),
