@@ -134,6 +134,7 @@ def build(recipe: Recipe, opts: Options) -> Result:
         die(f"cannot write to {target.parent}")
     if opts.configure:
         _check_runnable(recipe, arch)
+    emit.source_date_epoch()   # a bad value is refused now, not after the build
     family = family_for(recipe, release, arch)
     keyring = open_keyring(recipe.keyrings, opts.keyrings, family.trust_model)
     try:
@@ -203,8 +204,7 @@ def _build(recipe: Recipe, opts: Options, family: Family, variant: Variant, arch
                 target.rmdir()
             os.rename(staging, target)
         else:
-            epoch = os.environ.get("SOURCE_DATE_EPOCH")
-            emit.write_tar(staging, ledger, target, fmt, int(epoch) if epoch else None)
+            emit.write_tar(staging, ledger, target, fmt, emit.source_date_epoch())
             _remove(staging, sandbox)
     except BaseException:
         _remove(staging, sandbox)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator, Optional
@@ -27,6 +28,13 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def _digest(sha256: str) -> str:
+    """sha256, which names files here, after making sure it is one."""
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise ValueError(f"not a SHA256 digest: {sha256!r}")
+    return sha256
+
+
 class Cache:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -37,7 +45,7 @@ class Cache:
             die(f"cannot use cache {root}: {e.strerror}")
 
     def object_path(self, sha256: str) -> Path:
-        return self.root / "objects" / sha256[:2] / sha256
+        return self.root / "objects" / sha256[:2] / _digest(sha256)
 
     def lookup(self, sha256: str) -> Optional[Path]:
         """The cached object, if present and still matching its digest."""
@@ -68,12 +76,15 @@ class Cache:
 
     # Detached signatures are kept beside the object they sign; they are checked
     # against the trust roots on every use, so the cache need not vouch for them.
+    def _signature_path(self, sha256: str) -> Path:
+        return self.root / "signatures" / sha256[:2] / f"{_digest(sha256)}.sig"
+
     def signature(self, sha256: str) -> Optional[bytes]:
-        path = self.root / "signatures" / sha256[:2] / f"{sha256}.sig"
+        path = self._signature_path(sha256)
         return path.read_bytes() if path.is_file() else None
 
     def store_signature(self, sha256: str, data: bytes) -> None:
-        path = self.root / "signatures" / sha256[:2] / f"{sha256}.sig"
+        path = self._signature_path(sha256)
         with self.writer(path.parent) as out:
             out.file.write(data)
             out.commit(path)

@@ -31,10 +31,10 @@ def export(tree: Path, out: Path, fmt: str = "auto", mode: str = "auto",
         die(f"{out}: export writes a tarball (.tar, .tar.gz, .tar.xz, .tar.zst)")
     if os.path.lexists(out):
         die(f"{out} already exists")
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    epoch = emit.source_date_epoch()
 
     def write() -> None:
-        emit.write_tar(tree, ledger, out, fmt, int(epoch) if epoch else None)
+        emit.write_tar(tree, ledger, out, fmt, epoch)
 
     sandbox: Optional[Sandbox]
     try:

@@ -1,9 +1,12 @@
 """Downloads: one pooled HTTP session, mirror failover, the cache underneath."""
 from __future__ import annotations
 
+import email.utils
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
@@ -14,6 +17,10 @@ from bootstrap.cache import CHUNK, Cache
 from bootstrap.errors import Die, die
 
 TIMEOUT = (15, 60)
+SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+Check = Callable[[bytes, str], None]
 
 
 class NotFound(Exception):
@@ -26,6 +33,14 @@ class Wanted:
     relpath: str
     sha256: str
     size: int
+
+    def __post_init__(self) -> None:
+        # both come from a mirror's index and become paths: in the cache, on the mirror
+        if not SHA256.fullmatch(self.sha256):
+            raise Die(f"{self.relpath}: the index promises {self.sha256!r}, which is not "
+                      "a SHA256 digest")
+        if self.relpath.startswith("/") or ".." in self.relpath.split("/"):
+            raise Die(f"refusing the path {self.relpath!r} from the index")
 
 
 class Fetcher:
@@ -54,10 +69,12 @@ class Fetcher:
     def _get(self, url: str, headers: Optional[dict[str, str]] = None) -> requests.Response:
         return self.session.get(url, headers=headers or {}, timeout=TIMEOUT, stream=True)
 
-    def index(self, relpath: str) -> tuple[bytes, str]:
+    def index(self, relpath: str, check: Optional[Check] = None) -> tuple[bytes, str]:
         """An index file by path under the mirror, revalidated against the cache.
 
-        Raises NotFound when every mirror answers 404 (the caller may fall back)."""
+        check(data, mirror) judges a fresh answer before it is cached (it dies to
+        refuse it), so the cache only ever holds what passed. Raises NotFound when
+        every mirror answers 404 (the caller may fall back)."""
         errors: list[str] = []
         missing = 0
         for i in self._order():
@@ -82,11 +99,13 @@ class Fetcher:
                     got = {}
                     if r.headers.get("ETag"):
                         got["etag"] = r.headers["ETag"]
-                    if r.headers.get("Last-Modified"):
+                    if _past(r.headers.get("Last-Modified")):
                         got["last_modified"] = r.headers["Last-Modified"]
             except requests.RequestException as e:
                 errors.append(f"{url}: {_reason(e)}")
                 continue
+            if check:
+                check(data, self.mirrors[i])
             self.cache.store_index(url, data, got)
             self.active = i
             return data, self.mirrors[i]
@@ -94,18 +113,20 @@ class Fetcher:
             raise NotFound(relpath)
         die(f"cannot fetch {relpath}: " + "; ".join(errors))
 
-    def signature(self, want: Wanted) -> tuple[bytes, str]:
-        """The detached signature published beside a wanted file (relpath + .sig)."""
+    def signature(self, want: Wanted, check: Check) -> None:
+        """Check the detached signature published beside a wanted file (relpath +
+        .sig) with check(signature, mirror); keep it in the cache once it passed."""
         cached = self.cache.signature(want.sha256)
         if cached is not None:
-            return cached, "the cache"
+            check(cached, "the cache")
+            return
         try:
             data, mirror = self.index(f"{want.relpath}.sig")
         except NotFound:
             die(f"{want.relpath} has no signature on {self.mirror} "
                 f"({want.relpath}.sig not found) and the index carries none")
+        check(data, mirror)
         self.cache.store_signature(want.sha256, data)
-        return data, mirror
 
     def hashed(self, want: Wanted) -> Path:
         """A file whose SHA256 the signed index promised: from cache, else downloaded."""
@@ -162,6 +183,20 @@ class Fetcher:
                             other.cancel()
                         raise
         return [paths[n] for n in range(len(wants))]
+
+
+def _past(http_date: Optional[str]) -> bool:
+    """A Last-Modified worth revalidating with: one from the future would make an
+    honest mirror answer 304 to whatever was cached with it."""
+    if not http_date:
+        return False
+    try:
+        when = email.utils.parsedate_to_datetime(http_date)
+    except (TypeError, ValueError):
+        return False
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when <= datetime.now(timezone.utc) + timedelta(minutes=5)
 
 
 def mirror_join(mirror: str, relpath: str) -> str:

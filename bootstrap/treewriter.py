@@ -37,6 +37,9 @@ class TreeWriter:
         self.root = root
         self.ledger = ledger
         self._dirs: dict[str, str] = {}   # resolved real directories, by the path asked for
+        # a directory made again keeps its first mode and owner (pacman) instead of
+        # taking the last package's (dpkg)
+        self.keep_existing_dirs = False
 
     def full(self, rel: str) -> str:
         return os.path.join(self.root, rel) if rel not in ("", ".") else str(self.root)
@@ -124,6 +127,9 @@ class TreeWriter:
             # a symlink to a directory stands for it (merged /usr): keep the link
             return self.resolve(rel, follow_last=True)
         self._ensure_parent(path)
+        if self.keep_existing_dirs and os.path.isdir(full) and not os.path.islink(full) \
+                and path in self.ledger:
+            return path
         if not os.path.isdir(full) or os.path.islink(full):
             self._clear(path)
             os.mkdir(full, 0o700)
@@ -141,6 +147,9 @@ class TreeWriter:
                      0o600)
         with os.fdopen(fd, "wb") as out:
             shutil.copyfileobj(data, out, 1 << 20)
+            # every byte must be written before the mode: the kernel drops setuid and
+            # setgid bits when an unprivileged caller writes to the file
+            out.flush()
             os.fchmod(out.fileno(), (mode & 0o7777) | 0o600)
         if mtime is not None:
             os.utime(full, (mtime, mtime), follow_symlinks=False)

@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -19,37 +19,44 @@ from bootstrap.errors import Die, die
 
 
 @dataclass
-class Signers:
-    good: list[str]       # fingerprints of good signatures by trusted, current keys
-    bad: list[str]        # key ids whose signature does not match the data
-    unknown: list[str]    # key ids we hold no key for
-    expired: list[str]    # key ids of expired or revoked keys, or expired signatures
-    primaries: list[str] = field(default_factory=list)  # primary fingerprints of good ones
-    trust: list[str] = field(default_factory=list)      # gpg's TRUST_* verdicts on them
+class Signature:
+    """One signature as gpg judged it (its [GNUPG:] status lines between NEWSIGs)."""
+    status: str = ""        # GOODSIG, BADSIG, EXPSIG, EXPKEYSIG, REVKEYSIG or ERRSIG
+    keyid: str = ""
+    primary: str = ""       # fingerprint of the signing key's primary key (good ones)
+    trust: str = ""         # gpg's TRUST_* verdict on that key, without the prefix
+    missing_key: bool = False
+
+    @property
+    def key(self) -> str:
+        return self.primary or self.keyid
 
 
-def _parse_status(stderr: str) -> Signers:
-    s = Signers([], [], [], [])
+VERDICTS = ("GOODSIG", "BADSIG", "EXPSIG", "EXPKEYSIG", "REVKEYSIG", "ERRSIG")
+
+
+def _parse_status(stderr: str) -> list[Signature]:
+    sigs: list[Signature] = []
     for line in stderr.splitlines():
         if not line.startswith("[GNUPG:] "):
             continue
         words = line.split()[1:]
         tag, args = words[0], words[1:]
-        if tag == "VALIDSIG" and args:
-            s.good.append(args[-1] if len(args) >= 10 else args[0])
-            s.primaries.append(args[9] if len(args) >= 10 else args[0])
+        if tag == "NEWSIG" or (tag in VERDICTS and (not sigs or sigs[-1].status)):
+            sigs.append(Signature())
+        if not sigs:
+            continue
+        sig = sigs[-1]
+        if tag in VERDICTS:
+            sig.status = tag
+            sig.keyid = args[0] if args else ""
+        elif tag == "NO_PUBKEY":
+            sig.missing_key = True
+        elif tag == "VALIDSIG" and args:
+            sig.primary = args[9] if len(args) >= 10 else args[0]
         elif tag.startswith("TRUST_"):
-            s.trust.append(tag[len("TRUST_"):])
-        elif tag == "BADSIG" and args:
-            s.bad.append(args[0])
-        elif tag in ("NO_PUBKEY",) and args:
-            s.unknown.append(args[0])
-        elif tag == "ERRSIG" and args and args[-1] != "9":
-            s.unknown.append(args[0])
-        elif tag in ("EXPKEYSIG", "REVKEYSIG", "EXPSIG") and args:
-            s.expired.append(args[0])
-    s.unknown = [k for k in dict.fromkeys(s.unknown)]
-    return s
+            sig.trust = tag[len("TRUST_"):]
+    return [sig for sig in sigs if sig.status]
 
 
 class Keyring:
@@ -83,21 +90,39 @@ class Keyring:
     def close(self) -> None:
         shutil.rmtree(self.home, ignore_errors=True)
 
-    def _judge(self, signers: Signers, what: str, mirror: str) -> None:
-        if signers.bad:
-            die(f"{what} from {mirror}: BAD signature by key {', '.join(signers.bad)} "
-                f"(the file was modified after signing)")
-        good = [f for f in signers.good if f in self.fingerprints or
-                any(fp.endswith(f) for fp in self.fingerprints)]
-        if good:
+    def _refuse(self, sig: Signature, what: str, mirror: str) -> None:
+        """Die with the reason one signature is not good enough."""
+        where = f"{what} from {mirror}"
+        if sig.status == "BADSIG":
+            die(f"{where}: BAD signature by key {sig.key} (the file was modified after signing)")
+        if sig.status in ("EXPSIG", "EXPKEYSIG"):
+            die(f"{where}: signature by key {sig.key} is expired or made by an expired key "
+                f"in {self.names}")
+        if sig.status == "REVKEYSIG":
+            die(f"{where}: signed by key {sig.key}, which is revoked in {self.names}")
+        if sig.status == "ERRSIG" and not sig.missing_key:
+            die(f"{where}: the signature by key {sig.key} cannot be checked "
+                "(unsupported algorithm?)")
+        die(f"{where}: signed by key {sig.key}, which is not in the trusted keyring "
+            f"{self.names}")
+
+    def _trusted(self, fpr: str) -> bool:
+        return fpr.upper() in {f.upper() for f in self.fingerprints}
+
+    def _judge(self, sigs: list[Signature], what: str, mirror: str) -> None:
+        """Accept when a good, current signature by a trusted key is there (Debian's
+        InRelease carries several; keys the keyring lacks are not held against it)."""
+        for sig in sigs:
+            if sig.status == "BADSIG":
+                self._refuse(sig, what, mirror)
+        if any(sig.status == "GOODSIG" and self._trusted(sig.primary) for sig in sigs):
             return
-        if signers.expired:
-            die(f"{what} from {mirror}: signed by expired or revoked key "
-                f"{', '.join(signers.expired)} in {self.names}")
-        if signers.unknown:
-            die(f"{what} from {mirror}: signed by key {', '.join(signers.unknown)}, which is "
-                f"not in the trusted keyring {self.names}")
-        die(f"{what} from {mirror}: no valid OpenPGP signature (trusted keyring {self.names})")
+        order = ("EXPSIG", "EXPKEYSIG", "REVKEYSIG", "ERRSIG", "GOODSIG")
+        for status in order:
+            for sig in sigs:
+                if sig.status == status:
+                    self._refuse(sig, what, mirror)
+        die(f"{what} from {mirror}: no OpenPGP signature (trusted keyring {self.names})")
 
     def clearsigned(self, data: bytes, what: str, mirror: str) -> bytes:
         """The signed text of a clearsigned file, only if a trusted key signed it."""
@@ -209,20 +234,21 @@ class WebOfTrust(Keyring):
                        capture_output=True)
         super().close()
 
-    def _judge(self, signers: Signers, what: str, mirror: str) -> None:
-        if signers.bad:
-            super()._judge(signers, what, mirror)
-        for fpr, trust in zip(signers.primaries, signers.trust):
-            if fpr.upper() in self.revoked:
-                die(f"{what} from {mirror}: signed by key {fpr}, which is revoked "
+    def _judge(self, sigs: list[Signature], what: str, mirror: str) -> None:
+        """pacman's rule: every signature must be good, current, by a key the
+        masters make fully valid, and not revoked."""
+        if not sigs:
+            die(f"{what} from {mirror}: no OpenPGP signature (trusted keyring {self.names})")
+        for sig in sigs:
+            if sig.status != "GOODSIG":
+                self._refuse(sig, what, mirror)
+            if sig.primary.upper() in self.revoked:
+                die(f"{what} from {mirror}: signed by key {sig.primary}, which is revoked "
                     f"(listed as revoked in the keyring {self.names})")
-            if trust in ("FULLY", "ULTIMATE"):
-                return
-        if signers.primaries:
-            die(f"{what} from {mirror}: signed by key {signers.primaries[0]}, which the "
-                f"master keys of {self.names} do not make valid "
-                f"(trust {(signers.trust or ['UNDEFINED'])[0].lower()})")
-        super()._judge(signers, what, mirror)
+            if sig.trust not in ("FULLY", "ULTIMATE"):
+                die(f"{what} from {mirror}: signed by key {sig.primary}, which the master "
+                    f"keys of {self.names} do not make valid "
+                    f"(trust {(sig.trust or 'undefined').lower()})")
 
 
 def _lines(path: Path) -> list[str]:
@@ -232,6 +258,8 @@ def _lines(path: Path) -> list[str]:
         return []
     except OSError as e:
         die(f"cannot read {path}: {e.strerror}")
+    except UnicodeDecodeError:
+        die(f"{path} is not a text file of fingerprints")
     return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
 
 

@@ -472,9 +472,15 @@ post_install() {{
 
 PACMAN_KEY = f"""\
 #!/usr/bin/sh
-# Fixture stand-in for pacman-key: records how it was called.
+# Fixture stand-in for pacman-key: records how it was called; --init leaves a
+# public and a secret part, as the real one does.
 mkdir -p {FIXTURE_LOG_DIR}
 echo "$*" >> {PACMAN_KEY_LOG}
+if [ "$1" = --init ]; then
+    mkdir -p /etc/pacman.d/gnupg/private-keys-v1.d
+    echo public > /etc/pacman.d/gnupg/pubring.gpg
+    echo secret > /etc/pacman.d/gnupg/private-keys-v1.d/local.key
+fi
 """
 
 CORE = "core"

@@ -25,13 +25,14 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     home = base / "g"
     home.mkdir(mode=0o700)
     fpr: dict[str, str] = {}
-    for name in ("m1", "m2", "m3", "full", "half", "gone", "other"):
+    for name in ("m1", "m2", "m3", "full", "half", "gone", "other", "old"):
         uid = f"{name} <{name}@rootstrap.invalid>"
-        _gpg(home, "--quick-gen-key", uid, "ed25519", "sign", "never")
+        past = ["--faked-system-time", "20200101T000000"] if name == "old" else []
+        _gpg(home, *past, "--quick-gen-key", uid, "ed25519", "sign", "never")
         listing = _gpg(home, "--with-colons", "--list-keys", uid).decode()
         fpr[name] = next(ln.split(":")[9] for ln in listing.splitlines() if ln.startswith("fpr:"))
     for master in ("m1", "m2", "m3"):
-        for packager in ("full", "gone"):
+        for packager in ("full", "gone", "old"):
             _gpg(home, "-u", fpr[master], "--yes", "--quick-sign-key", fpr[packager])
     _gpg(home, "-u", fpr["m1"], "--yes", "--quick-sign-key", fpr["half"])
     ring = base / "ring"
@@ -42,6 +43,9 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     direct = base / "direct.gpg"
     direct.write_bytes(_gpg(home, "--export", fpr["other"]))
     sigs = {n: _gpg(home, "-u", fpr[n], "--detach-sign", input=b"package bytes") for n in fpr}
+    # by a key the masters vouch for, made in 2020 and valid for a day
+    sigs["stale"] = _gpg(home, "-u", fpr["old"], "--faked-system-time", "20200102T000000",
+                         "--default-sig-expire", "1d", "--detach-sign", input=b"package bytes")
     yield {"fpr": fpr, "ring": ring, "direct": direct, "sigs": sigs}
     subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"])
 
@@ -72,6 +76,21 @@ def test_a_revoked_key_is_refused_though_masters_signed_it(keys, ring):  # type:
     with pytest.raises(Die, match="revoked") as e:
         ring.detached(b"package bytes", keys["sigs"]["gone"], "core/y.pkg.tar.zst", "http://m")
     assert keys["fpr"]["gone"] in e.value.message
+
+
+def test_an_expired_signature_is_refused(keys, ring):  # type: ignore[no-untyped-def]
+    with pytest.raises(Die, match="expired"):
+        ring.detached(b"package bytes", keys["sigs"]["stale"], "core/x", "http://m")
+
+
+def test_every_signature_of_a_file_must_pass(keys, ring):  # type: ignore[no-untyped-def]
+    sigs = keys["sigs"]
+    for pair, reason in (((sigs["full"], sigs["gone"]), "revoked"),
+                         ((sigs["stale"], sigs["gone"]), "expired"),
+                         ((sigs["m1"], sigs["half"]), "marginal")):
+        with pytest.raises(Die, match=reason):
+            ring.detached(b"package bytes", b"".join(pair), "core/x", "http://m")
+    ring.detached(b"package bytes", sigs["full"] + sigs["m3"], "core/x", "http://m")
 
 
 def test_unknown_key_and_tampered_data(keys, ring):  # type: ignore[no-untyped-def]

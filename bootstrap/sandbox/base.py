@@ -140,9 +140,12 @@ def stdin_args(interactive: bool, input: Optional[bytes]) -> dict[str, Any]:
 def _run_all(commands: Sequence[Sequence[str]], env: dict[str, str], log: Optional[int],
              interactive: bool, input: Optional[bytes]) -> Optional[tuple[list[str], int]]:
     for argv in commands:
-        code = subprocess.run(list(argv), env=env, **stdin_args(interactive, input),
-                              stdout=log, stderr=subprocess.STDOUT if log else None
-                              ).returncode
+        try:
+            code = subprocess.run(list(argv), env=env, **stdin_args(interactive, input),
+                                  stdout=log, stderr=subprocess.STDOUT if log else None
+                                  ).returncode
+        except OSError:
+            code = 127   # as a shell reports a command it cannot run
         if code != 0:
             return list(argv), code
     return None

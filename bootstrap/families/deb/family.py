@@ -38,15 +38,20 @@ class DebFamily(Family):
 
     def load_index(self, fetcher: Fetcher, keyring: Keyring) -> None:
         dists = f"dists/{self.suite}"
+
+        def clearsigned(data: bytes, mirror: str) -> None:
+            keyring.clearsigned(data, f"{dists}/InRelease", mirror)
+
         try:
-            data, mirror = fetcher.index(f"{dists}/InRelease")
+            data, mirror = fetcher.index(f"{dists}/InRelease", clearsigned)
             text = keyring.clearsigned(data, f"{dists}/InRelease", mirror).decode("utf-8",
                                                                                 "replace")
             what = f"{dists}/InRelease from {mirror}"
         except NotFound:
             try:
                 data, mirror = fetcher.index(f"{dists}/Release")
-                sig, _ = fetcher.index(f"{dists}/Release.gpg")
+                sig, _ = fetcher.index(f"{dists}/Release.gpg", lambda sig, m: keyring.detached(
+                    data, sig, f"{dists}/Release", m))
             except NotFound:
                 die(f"{fetcher.mirror} has no {dists}/InRelease or {dists}/Release: "
                     f"is '{self.suite}' a suite on this mirror?")

@@ -7,6 +7,7 @@ import gzip
 import io
 import lzma
 import tarfile
+import zlib
 from typing import BinaryIO
 
 import zstandard
@@ -33,6 +34,10 @@ def reader(f: BinaryIO) -> BinaryIO:
     if head.startswith(BZIP2):
         return bz2.BZ2File(buffered)  # type: ignore[return-value]
     return buffered
+
+
+# what a damaged archive raises on the way through the decompressors and tarfile
+DAMAGED = (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError)
 
 
 def open_tar(f: BinaryIO) -> tarfile.TarFile:

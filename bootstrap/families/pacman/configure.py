@@ -3,7 +3,6 @@
 keyring that lets the tree's pacman verify what it installs next."""
 from __future__ import annotations
 
-import re
 import sys
 from dataclasses import dataclass
 from typing import Optional
@@ -32,7 +31,8 @@ def _warn(text: str) -> None:
 
 
 def _defines(script: bytes, function: str) -> bool:
-    return re.search(rf"(^|\s){function}\s*\(", script.decode("utf-8", "replace")) is not None
+    # libalpm looks for the name anywhere in the file, whatever the function syntax
+    return function.encode() in script
 
 
 def _shell_from(installed: list[Installed]) -> int:
@@ -67,6 +67,8 @@ def run_hooks(runner: TreeRunner, installed: list[Installed], when: str) -> None
         found = [h for h in hooks.load_hooks(runner.tree) if h.when == when]
     except hooks.HookError as e:
         die(f"invalid alpm hook: {e}")
+    except OSError as e:
+        die(f"cannot read the tree's alpm hooks: {e}")
     names = [p.name for p in installed]
     files = sorted({f for p in installed for f in p.unpacked.files})
     have = set(names) | {prov for p in installed for prov in p.provides}
@@ -89,9 +91,24 @@ def run_hooks(runner: TreeRunner, installed: list[Installed], when: str) -> None
             _warn(f"hook {hook.name} exited with {e.code}")
 
 
+def ldconfig(runner: TreeRunner) -> None:
+    """libalpm runs ldconfig once after the last package, where the tree has an
+    ld.so.conf."""
+    if not (runner.tree / "etc/ld.so.conf").is_file():
+        return
+    try:
+        runner.run([["/sbin/ldconfig"]], ENV)
+    except CommandFailed as e:
+        if e.code != 127:
+            _warn(f"ldconfig exited with {e.code}")
+
+
 def keyring(runner: TreeRunner) -> None:
     """pacman-key --init and --populate, as the Arch install guide has it; the agent
-    they start is stopped so nothing of the build lingers."""
+    they start is stopped so nothing of the build lingers. The secret half of the
+    tree's local key is then removed, as Arch's own images do, so trees made from
+    one build never share it: the masters stay certified, and pacman-key --init
+    makes a new local key when one is needed."""
     if not (runner.tree / "usr/bin/pacman-key").exists():
         return
     try:
@@ -106,9 +123,16 @@ def keyring(runner: TreeRunner) -> None:
                              "all"]], ENV)
             except CommandFailed:
                 pass
+    try:
+        # inside the tree, where a link the packages planted cannot lead out of it
+        runner.run([["/bin/rm", "-rf", f"/{KEYRING}/private-keys-v1.d",
+                     f"/{KEYRING}/openpgp-revocs.d"]], ENV)
+    except CommandFailed as e:
+        die(f"removing the tree's keyring secret failed: {e}")
 
 
 def run(runner: TreeRunner, installed: list[Installed]) -> None:
     scriptlets(runner, installed)
+    ldconfig(runner)
     run_hooks(runner, installed, "PostTransaction")
     keyring(runner)

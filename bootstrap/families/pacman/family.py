@@ -17,7 +17,6 @@ from bootstrap.families.pacman.pkgfile import Unpacked, unpack
 from bootstrap.families.pacman.select import Repos, Selection, select
 from bootstrap.families.pacman.syncdb import SyncPackage, parse_db
 from bootstrap.fetch import Fetcher, NotFound, Wanted
-from bootstrap.ledger import Ledger
 from bootstrap.recipe import Recipe, Release, Variant
 from bootstrap.sandbox.base import TreeRunner
 from bootstrap.treewriter import TreeWriter
@@ -51,6 +50,7 @@ class PacmanFamily(Family):
     def load_index(self, fetcher: Fetcher, keyring: Keyring) -> None:
         self.keyring = keyring
         self.dbs: dict[str, bytes] = {}
+        self.sigs: dict[str, bytes] = {}
         loaded: list[tuple[str, list[SyncPackage]]] = []
         for repo in self.repositories:
             relpath = f"{repo}/{repo}.db"
@@ -60,11 +60,13 @@ class PacmanFamily(Family):
                 die(f"{fetcher.mirror} has no repository '{repo}' for {self.arch} "
                     f"({urllib.parse.unquote(relpath)} not found)")
             try:
-                sig, _ = fetcher.index(f"{relpath}.sig")
+                sig, _ = fetcher.index(f"{relpath}.sig", lambda sig, m: keyring.detached(
+                    data, sig, relpath, m.replace("$repo", repo)))
             except NotFound:
                 sig = None   # databases are signed where the mirror has it (DatabaseOptional)
             if sig is not None:
                 keyring.detached(data, sig, relpath, mirror.replace("$repo", repo))
+                self.sigs[repo] = sig
             try:
                 loaded.append((repo, parse_db(data, repo, f"{relpath} from {mirror}")))
             except ValueError as e:
@@ -94,22 +96,26 @@ class PacmanFamily(Family):
         def check(item: tuple[Chosen, Path]) -> None:
             pkg, archive = item
             sync = by_name[pkg.name]
+            def judge(sig: bytes, mirror: str) -> None:
+                self.keyring.detached_file(archive, sig, pkg.wanted.relpath,
+                                           mirror.replace("$repo", sync.repo))
+
             if sync.pgpsig:
                 try:
-                    sig, mirror = base64.b64decode(sync.pgpsig, validate=True), self.mirror
+                    sig = base64.b64decode(sync.pgpsig, validate=True)
                 except (binascii.Error, ValueError):
                     die(f"{sync.repo}.db from {self.mirror}: the signature of {pkg.name} "
                         "is not base64")
+                judge(sig, self.mirror)
             else:
-                sig, mirror = fetcher.signature(pkg.wanted)
-            self.keyring.detached_file(archive, sig, pkg.wanted.relpath,
-                                       mirror.replace("$repo", sync.repo))
+                fetcher.signature(pkg.wanted, judge)
 
         with ThreadPoolExecutor(max(1, jobs)) as pool:
             list(pool.map(check, zip(chosen, archives)))
 
     def prepare(self, writer: TreeWriter) -> None:
-        localdb.skeleton(writer)
+        # libalpm leaves a directory that exists as the first package made it
+        writer.keep_existing_dirs = True
 
     def unpack(self, pkg: Chosen, archive: Path, writer: TreeWriter) -> None:
         sync = next(p for p in self.selection.packages if p.name == pkg.name)
@@ -124,12 +130,15 @@ class PacmanFamily(Family):
         self.unpacked[pkg.name] = unpacked
 
     def register(self, writer: TreeWriter) -> None:
+        localdb.skeleton(writer)
         when = localdb.install_date()
         for pkg in self.selection.packages:
             localdb.register(writer, self.unpacked[pkg.name],
                              pkg.name in self.selection.explicit, when)
         for repo, data in self.dbs.items():
             writer.write_bytes(f"{localdb.DBPATH}/sync/{repo}.db", data)
+            if repo in self.sigs:
+                writer.write_bytes(f"{localdb.DBPATH}/sync/{repo}.db.sig", self.sigs[repo])
 
     def installed(self) -> list[Installed]:
         return [Installed(p.name, p.version, tuple(d.name for d in p.provides),
@@ -141,6 +150,3 @@ class PacmanFamily(Family):
     def seed(self, writer: TreeWriter, mirror: str) -> None:
         seed.write(writer, self.repositories, self.servers.get(mirror, mirror))
 
-    def finish(self, writer: TreeWriter, ledger: Ledger) -> None:
-        for path in ("var/cache/ldconfig/aux-cache",):
-            writer.remove(path)

@@ -2,9 +2,9 @@
 with desc, files, mtree, install and changelog, and ALPM_DB_VERSION."""
 from __future__ import annotations
 
-import os
 import time
 
+from bootstrap.emit import source_date_epoch
 from bootstrap.families.pacman.pkgfile import Unpacked
 from bootstrap.treewriter import TreeWriter
 
@@ -22,8 +22,8 @@ _RELATIONS = (("replaces", "REPLACES"), ("depend", "DEPENDS"), ("optdepend", "OP
 
 def install_date() -> int:
     """Now, or SOURCE_DATE_EPOCH so two builds from one index are identical."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    return int(epoch) if epoch and epoch.isdigit() else int(time.time())
+    epoch = source_date_epoch()
+    return int(time.time()) if epoch is None else epoch
 
 
 def _section(name: str, values: list[str]) -> str:

@@ -4,12 +4,14 @@ the files, streamed into the confined tree writer."""
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bootstrap.archive import tar_to_tree
-from bootstrap.families.pacman.compress import open_tar
+from bootstrap.families.pacman.compress import DAMAGED, open_tar
 from bootstrap.treewriter import TreeWriter
 
 META = (".PKGINFO", ".BUILDINFO", ".MTREE", ".INSTALL", ".CHANGELOG")
@@ -42,10 +44,12 @@ class _Split:
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         for m in self.tar:
-            name = m.name[2:] if m.name.startswith("./") else m.name
-            if name in META:
-                f = self.tar.extractfile(m)
-                self.meta[name] = f.read() if f else b""
+            parts = [p for p in m.name.split("/") if p not in ("", ".")]
+            if len(parts) == 1 and parts[0].startswith("."):
+                # libalpm extracts no top-level dot file; these five describe the package
+                if parts[0] in META and m.isreg():
+                    f = self.tar.extractfile(m)
+                    self.meta[parts[0]] = f.read() if f else b""
                 continue
             yield m
 
@@ -66,7 +70,7 @@ def unpack(path: Path, writer: TreeWriter) -> Unpacked:
     try:
         with open(path, "rb") as f, open_tar(f) as tar:
             tar_to_tree(_Split(tar, result.meta), writer, note)  # type: ignore[arg-type]
-    except (tarfile.TarError, EOFError, OSError) as e:
+    except (*DAMAGED, OSError) as e:
         if isinstance(e, OSError) and e.errno is not None:
             raise
         raise ValueError(f"damaged package archive: {e}") from None
@@ -80,8 +84,13 @@ def unpack(path: Path, writer: TreeWriter) -> Unpacked:
 
 
 def _md5(writer: TreeWriter, rel: str) -> str:
+    """The MD5 pacman records for a backup file; never follows a link out of the tree."""
+    full = writer.full(writer.resolve(rel))
+    if not stat.S_ISREG(os.lstat(full).st_mode):
+        return "(null)"
     digest = hashlib.md5()
-    with open(writer.full(writer.resolve(rel)), "rb") as f:
+    fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()

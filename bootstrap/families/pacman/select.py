@@ -43,11 +43,13 @@ class Repos:
         return None
 
     def group(self, name: str) -> list[SyncPackage]:
+        """The group's members by repository order, then name; a name met again in a
+        later repository is the earlier one's."""
         seen: dict[str, SyncPackage] = {}
         for p in self.listed:
             if name in p.groups and p.name not in seen and p.name not in self.exclude:
                 seen[p.name] = p
-        return sorted(seen.values(), key=lambda p: p.name)
+        return list(seen.values())
 
     def satisfier(self, dep: Depend) -> Optional[SyncPackage]:
         for repo in self.order:
@@ -66,10 +68,14 @@ def _targets(repos: Repos, names: Sequence[str], where: str) -> list[SyncPackage
         repo, _, name = text.rpartition("/")
         if repo and repo not in repos.by_repo:
             die(f"no repository '{repo}' in {where} (have: {', '.join(repos.order)})")
+        # pacman's order: a package of that name, then a provider, then a group
         found = repos.named(name, repo or None)
+        if not found and not repo:
+            try:
+                found = repos.satisfier(Depend.parse(name))
+            except ValueError as e:
+                die(f"'{text}' is not a package name or dependency: {e}")
         members = [] if found or repo else repos.group(name)
-        if not found and not members and not repo:
-            found = repos.satisfier(Depend.parse(name))
         if not found and not members:
             excluded = " (it is excluded)" if name in repos.exclude else ""
             die(f"no package or group '{text}' in {where}{excluded}")
@@ -89,7 +95,7 @@ def select(repos: Repos, names: Sequence[str], where: str) -> Selection:
             return
         visiting.add(pkg.name)
         for dep in pkg.depends:
-            if any(_satisfies(p, dep) for p in chosen):
+            if _satisfies(pkg, dep) or any(_satisfies(p, dep) for p in chosen):
                 continue
             found = next((t for t in targets if _satisfies(t, dep)), None) \
                 or repos.satisfier(dep)

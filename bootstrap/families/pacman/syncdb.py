@@ -8,7 +8,7 @@ import tarfile
 from dataclasses import dataclass
 from typing import Optional
 
-from bootstrap.families.pacman.compress import open_tar
+from bootstrap.families.pacman.compress import DAMAGED, open_tar
 from bootstrap.families.pacman.depend import Depend
 
 
@@ -78,7 +78,7 @@ def _package(repo: str, fields: dict[str, list[str]], where: str) -> SyncPackage
             or not FILENAME.fullmatch(filename):
         raise ValueError(f"{where}: refusing the entry {name!r} {version!r} {filename!r}")
     sha256 = one("SHA256SUM", "").lower()
-    if len(sha256) != 64:
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
         raise ValueError(f"{where}: {name} has no SHA256 checksum")
     return SyncPackage(
         repo=repo, name=name, version=version, filename=filename,
@@ -106,7 +106,7 @@ def parse_db(data: bytes, repo: str, where: str) -> list[SyncPackage]:
                 text = f.read().decode("utf-8", "replace")
                 for key, values in parse_fields(text).items():
                     entries.setdefault(directory, {}).setdefault(key, []).extend(values)
-    except (tarfile.TarError, EOFError, OSError, ValueError) as e:
+    except (*DAMAGED, OSError, ValueError) as e:
         raise ValueError(f"{where}: not a readable sync database ({e})") from None
     packages = [_package(repo, fields, where) for fields in entries.values()]
     names = [p.name for p in packages]
