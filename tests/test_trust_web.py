@@ -47,7 +47,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     sigs["stale"] = _gpg(home, "-u", fpr["old"], "--faked-system-time", "20200102T000000",
                          "--default-sig-expire", "1d", "--detach-sign", input=b"package bytes")
     yield {"fpr": fpr, "ring": ring, "direct": direct, "sigs": sigs}
-    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"])
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"])
 
 
 @pytest.fixture(scope="module")
