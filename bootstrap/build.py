@@ -137,16 +137,19 @@ def build(recipe: Recipe, opts: Options) -> Result:
     emit.source_date_epoch()   # a bad value is refused now, not after the build
     family = family_for(recipe, release, arch)
     keyring = open_keyring(recipe.keyrings, opts.keyrings, family.trust_model)
+    cache: Optional[Cache] = None
     try:
-        return _build(recipe, opts, family, variant, arch, fmt, target, keyring, started)
+        cache = Cache(opts.cache or default_cache())
+        return _build(recipe, opts, family, variant, arch, fmt, target, keyring, cache, started)
     finally:
+        if cache:
+            cache.close()
         keyring.close()
 
 
 def _build(recipe: Recipe, opts: Options, family: Family, variant: Variant, arch: str,
-           fmt: str, target: Path, keyring: Keyring, started: float) -> Result:
+           fmt: str, target: Path, keyring: Keyring, cache: Cache, started: float) -> Result:
     release = family.release
-    cache = Cache(opts.cache or default_cache())
     mirrors = [family.mirror_url(m) for m in opts.mirrors or recipe.mirrors]
     fetcher = Fetcher(mirrors, cache, opts.jobs)
     _say(opts, f"fetching the index of {recipe.name} {release.name} {arch}")

@@ -7,25 +7,19 @@ place, so a concurrent build never sees half an object.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import re
+import resource
 import tempfile
 from pathlib import Path
-from typing import IO, Iterator, Optional
+from typing import IO, BinaryIO, Iterator, Optional
 
 from bootstrap.errors import die
 
 CHUNK = 1 << 20
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _digest(sha256: str) -> str:
@@ -38,24 +32,54 @@ def _digest(sha256: str) -> str:
 class Cache:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._pinned: list[BinaryIO] = []
         try:
             (root / "objects").mkdir(parents=True, exist_ok=True)
             (root / "index").mkdir(parents=True, exist_ok=True)
         except OSError as e:
             die(f"cannot use cache {root}: {e.strerror}")
+        # one descriptor is held per package of the build (see lookup)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    def close(self) -> None:
+        for f in self._pinned:
+            f.close()
+        self._pinned.clear()
 
     def object_path(self, sha256: str) -> Path:
         return self.root / "objects" / sha256[:2] / _digest(sha256)
 
     def lookup(self, sha256: str) -> Optional[Path]:
-        """The cached object, if present and still matching its digest."""
+        """The cached object, if present and still matching its digest, pinned: the
+        path returned names the descriptor it was hashed through (/proc/PID/fd/N,
+        good for this process, its children and the gpg it runs), so what the build
+        reads later is what was checked, even if the cache's file is replaced
+        meanwhile. The descriptor stays open until close()."""
         path = self.object_path(sha256)
-        if not path.is_file():
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
             return None
-        if sha256_file(path) != sha256:
+        except OSError as e:
+            if e.errno == errno.EMFILE:
+                die("too many packages to hold open at once: raise the limit (ulimit -n)")
+            if e.errno != errno.ELOOP:
+                die(f"cannot read {path}: {e.strerror}")
+            path.unlink(missing_ok=True)   # a link has no business in the cache
+            return None
+        f = os.fdopen(fd, "rb")
+        h = hashlib.sha256()
+        for block in iter(lambda: f.read(CHUNK), b""):
+            h.update(block)
+        if h.hexdigest() != sha256:
+            f.close()
             path.unlink(missing_ok=True)  # a corrupted object is dropped, never served
             return None
-        return path
+        f.seek(0)
+        self._pinned.append(f)
+        return Path(f"/proc/{os.getpid()}/fd/{fd}")
 
     def writer(self, folder: Path) -> "AtomicFile":
         folder.mkdir(parents=True, exist_ok=True)

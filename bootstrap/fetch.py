@@ -158,7 +158,11 @@ class Fetcher:
                 continue
             with self._lock:
                 self.downloads += 1
-            return path
+            pinned = self.cache.lookup(want.sha256)
+            if pinned is None:
+                die(f"{path} changed in the cache as it was stored; is another process "
+                    "writing there?")
+            return pinned
         die(f"cannot fetch {want.relpath}: " + "; ".join(errors))
 
     def many(self, wants: Sequence[Wanted], progress: Callable[[int], None]) -> list[Path]:

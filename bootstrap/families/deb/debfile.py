@@ -36,7 +36,7 @@ def unpack(path: Path, writer: TreeWriter) -> Unpacked:
     result = Unpacked(control)
     seen_data = False
     with open(path, "rb") as f:
-        for name, stream in ar_members(f, path.name):
+        for name, stream in ar_members(f, "the package"):
             if name == "debian-binary":
                 version = stream.read().strip()
                 if not version.startswith(b"2."):

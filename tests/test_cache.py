@@ -1,0 +1,58 @@
+"""The download cache: objects are checked and then pinned, so what a build
+unpacks is what it hashed, whatever happens to the cache's files meanwhile."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from bootstrap.cache import Cache
+
+
+def _store(cache: Cache, data: bytes) -> str:
+    sha = hashlib.sha256(data).hexdigest()
+    cache.store(sha, iter([data]))
+    return sha
+
+
+def test_a_pinned_object_keeps_its_checked_bytes_when_the_file_is_replaced(tmp_path):
+    cache = Cache(tmp_path)
+    sha = _store(cache, b"the package")
+    pinned = cache.lookup(sha)
+    assert pinned is not None and pinned.read_bytes() == b"the package"
+    swap = tmp_path / "swap"
+    swap.write_bytes(b"something else")
+    os.replace(swap, cache.object_path(sha))
+    assert pinned.read_bytes() == b"the package"
+    cache.close()
+    assert not pinned.exists()
+
+
+def test_a_corrupted_or_linked_object_is_dropped_not_served(tmp_path):
+    cache = Cache(tmp_path)
+    sha = _store(cache, b"the package")
+    cache.object_path(sha).write_bytes(b"bit rot")
+    assert cache.lookup(sha) is None
+    assert not cache.object_path(sha).exists()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_bytes(b"the package")
+    cache.object_path(sha).symlink_to(elsewhere)
+    assert cache.lookup(sha) is None
+    assert elsewhere.exists() and not os.path.lexists(cache.object_path(sha))
+    cache.close()
+
+
+def test_names_that_are_not_digests_never_become_paths(tmp_path):
+    cache = Cache(tmp_path)
+    for bad in ("../../etc/passwd", "A" * 64, "ab" * 31):
+        with pytest.raises(ValueError):
+            cache.lookup(bad)
+        with pytest.raises(ValueError):
+            cache.store_signature(bad, b"sig")
+    sha = "ab" * 32
+    assert cache.signature(sha) is None
+    cache.store_signature(sha, b"sig")
+    assert cache.signature(sha) == b"sig"
+    assert sorted(p.name for p in Path(tmp_path).rglob("*.sig")) == [f"{sha}.sig"]
