@@ -332,3 +332,12 @@ def test_custom_variant_takes_groups_and_marks_them_explicit(single_user, arch_m
     assert host_pacman(tree, "-Qqe").stdout.split() == ["grp-a", "grp-b", "virt-user"]
     assert host_pacman(tree, "-Qqd").stdout.split() == ["zz-virt"]
     assert host_pacman(tree, "-Dk").returncode == 0
+
+
+def test_unknown_repositories_and_packages_are_named(as_user, arch_mirror):
+    proc = as_user.run("arch", as_user.path("t"), *_args(arch_mirror), "--release", "testing",
+                       "--cache", as_user.cache)
+    _refused(as_user, proc, "no repository 'core-testing'", "127.0.0.1")
+    proc = as_user.run("arch", as_user.path("t"), *_args(arch_mirror), "--include",
+                       "no-such-thing", "--cache", as_user.cache)
+    _refused(as_user, proc, "no package or group 'no-such-thing'", "core, extra")

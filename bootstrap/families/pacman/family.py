@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
@@ -57,8 +56,8 @@ class PacmanFamily(Family):
             try:
                 data, mirror = fetcher.index(relpath)
             except NotFound:
-                die(f"{fetcher.mirror} has no repository '{repo}' for {self.arch} "
-                    f"({urllib.parse.unquote(relpath)} not found)")
+                die(f"{fetcher.mirror.replace('$repo', repo)} has no repository '{repo}' "
+                    f"for {self.arch} ({repo}.db not found)")
             try:
                 sig, _ = fetcher.index(f"{relpath}.sig", lambda sig, m: keyring.detached(
                     data, sig, relpath, m.replace("$repo", repo)))
