@@ -146,6 +146,9 @@ def test_base_tree_satisfies_the_host_pacman(user, arch_mirror, reference):
     assert host_pacman(tree, "-Qqe").stdout == host_pacman(reference, "-Qqe").stdout == "base\n"
     assert sorted(p["name"] for p in result["packages"]) == \
         sorted(host_pacman(reference, "-Qq").stdout.split())
+    # and the tree can be entered as root with the best backend the user has
+    entered = user.run("run", tree, "--", "/usr/bin/id", "-u", check=True)
+    assert entered.stdout.strip() == "0"
 
 
 def test_scriptlets_hooks_and_keyring_ran_once_after_unpacking(user, arch_mirror, reference):
