@@ -38,10 +38,16 @@ class Cache:
             (root / "index").mkdir(parents=True, exist_ok=True)
         except OSError as e:
             die(f"cannot use cache {root}: {e.strerror}")
-        # one descriptor is held per package of the build (see lookup)
+
+    def hold(self, count: int) -> None:
+        """Make room for count more pinned objects (one descriptor each, see lookup),
+        raising the open-file limit only as far as that needs: programs run in the
+        tree inherit it, and some misbehave with a very high one."""
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        needed = len(self._pinned) + count + 256
+        if soft != resource.RLIM_INFINITY and soft < needed:
+            limit = needed if hard == resource.RLIM_INFINITY else min(hard, needed)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
 
     def close(self) -> None:
         for f in self._pinned:

@@ -167,6 +167,7 @@ class Fetcher:
 
     def many(self, wants: Sequence[Wanted], progress: Callable[[int], None]) -> list[Path]:
         """Every wanted file, cached ones checked, missing ones fetched in parallel."""
+        self.cache.hold(len(wants))
         paths: dict[int, Path] = {}
         todo: list[int] = []
         for n, want in enumerate(wants):

@@ -56,3 +56,18 @@ def test_names_that_are_not_digests_never_become_paths(tmp_path):
     cache.store_signature(sha, b"sig")
     assert cache.signature(sha) == b"sig"
     assert sorted(p.name for p in Path(tmp_path).rglob("*.sig")) == [f"{sha}.sig"]
+
+
+def test_room_is_made_for_many_pinned_objects_but_no_more(tmp_path):
+    import resource
+    saved = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (512, saved[1]))
+        cache = Cache(tmp_path)
+        cache.hold(100)
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == 512   # enough already
+        want = min(saved[1], 3000) if saved[1] != resource.RLIM_INFINITY else 3000
+        cache.hold(want - 256)
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == want
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, saved)
