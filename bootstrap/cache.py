@@ -22,9 +22,12 @@ from bootstrap.errors import die
 CHUNK = 1 << 20
 
 
+DIGEST = re.compile(r"[0-9a-f]{64}")   # a SHA256 as indexes give it and the cache names it
+
+
 def _digest(sha256: str) -> str:
     """sha256, which names files here, after making sure it is one."""
-    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+    if not DIGEST.fullmatch(sha256):
         raise ValueError(f"not a SHA256 digest: {sha256!r}")
     return sha256
 
@@ -57,12 +60,17 @@ class Cache:
     def object_path(self, sha256: str) -> Path:
         return self.root / "objects" / sha256[:2] / _digest(sha256)
 
+    def _pin(self, fd: int) -> Path:
+        """Pinned: the path returned names a descriptor the object was hashed through
+        (/proc/PID/fd/N, good for this process, its children and the gpg it runs), so
+        what the build reads later is what was checked, even if the cache's file is
+        replaced meanwhile. The descriptor stays open until close()."""
+        f = os.fdopen(fd, "rb")
+        self._pinned.append(f)
+        return Path(f"/proc/{os.getpid()}/fd/{fd}")
+
     def lookup(self, sha256: str) -> Optional[Path]:
-        """The cached object, if present and still matching its digest, pinned: the
-        path returned names the descriptor it was hashed through (/proc/PID/fd/N,
-        good for this process, its children and the gpg it runs), so what the build
-        reads later is what was checked, even if the cache's file is replaced
-        meanwhile. The descriptor stays open until close()."""
+        """The cached object, if present and still matching its digest, pinned."""
         path = self.object_path(sha256)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -75,24 +83,23 @@ class Cache:
                 die(f"cannot read {path}: {e.strerror}")
             path.unlink(missing_ok=True)   # a link has no business in the cache
             return None
-        f = os.fdopen(fd, "rb")
         h = hashlib.sha256()
-        for block in iter(lambda: f.read(CHUNK), b""):
+        for block in iter(lambda: os.read(fd, CHUNK), b""):
             h.update(block)
         if h.hexdigest() != sha256:
-            f.close()
+            os.close(fd)
             path.unlink(missing_ok=True)  # a corrupted object is dropped, never served
             return None
-        f.seek(0)
-        self._pinned.append(f)
-        return Path(f"/proc/{os.getpid()}/fd/{fd}")
+        return self._pin(fd)
 
     def writer(self, folder: Path) -> "AtomicFile":
         folder.mkdir(parents=True, exist_ok=True)
         return AtomicFile(folder)
 
     def store(self, sha256: str, chunks: Iterator[bytes]) -> Path:
-        """Write chunks; keep them only if they hash to sha256, else raise ValueError."""
+        """Write chunks; keep them only if they hash to sha256, else raise ValueError.
+        The object comes back pinned (see _pin), through a descriptor of the very
+        file the chunks were hashed into."""
         path = self.object_path(sha256)
         with self.writer(path.parent) as out:
             h = hashlib.sha256()
@@ -101,8 +108,9 @@ class Cache:
                 out.file.write(chunk)
             if h.hexdigest() != sha256:
                 raise ValueError(h.hexdigest())
+            fd = os.open(out.tmp, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
             out.commit(path)
-        return path
+        return self._pin(fd)
 
     # Detached signatures are kept beside the object they sign; they are checked
     # against the trust roots on every use, so the cache need not vouch for them.

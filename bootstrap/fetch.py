@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import email.utils
-import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,11 +12,10 @@ from typing import Callable, Iterator, Optional, Sequence
 import requests
 from requests.adapters import HTTPAdapter
 
-from bootstrap.cache import CHUNK, Cache
+from bootstrap.cache import CHUNK, DIGEST, Cache
 from bootstrap.errors import Die, die
 
 TIMEOUT = (15, 60)
-SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 Check = Callable[[bytes, str], None]
@@ -36,7 +34,7 @@ class Wanted:
 
     def __post_init__(self) -> None:
         # both come from a mirror's index and become paths: in the cache, on the mirror
-        if not SHA256.fullmatch(self.sha256):
+        if not DIGEST.fullmatch(self.sha256):
             raise Die(f"{self.relpath}: the index promises {self.sha256!r}, which is not "
                       "a SHA256 digest")
         if self.relpath.startswith("/") or ".." in self.relpath.split("/"):
@@ -72,9 +70,10 @@ class Fetcher:
     def index(self, relpath: str, check: Optional[Check] = None) -> tuple[bytes, str]:
         """An index file by path under the mirror, revalidated against the cache.
 
-        check(data, mirror) judges a fresh answer before it is cached (it dies to
-        refuse it), so the cache only ever holds what passed. Raises NotFound when
-        every mirror answers 404 (the caller may fall back)."""
+        check(data, mirror) judges every answer, fresh or revalidated, and a fresh
+        one before it is cached (it dies to refuse it), so the cache only ever holds
+        what passed and the caller need not check again. Raises NotFound when every
+        mirror answers 404 (the caller may fall back)."""
         errors: list[str] = []
         missing = 0
         for i in self._order():
@@ -88,8 +87,11 @@ class Fetcher:
             try:
                 with self._get(url, headers) as r:
                     if r.status_code == 304:
+                        data = self.cache.index_data(url)
+                        if check:
+                            check(data, self.mirrors[i])
                         self.active = i
-                        return self.cache.index_data(url), self.mirrors[i]
+                        return data, self.mirrors[i]
                     if r.status_code == 404:
                         missing += 1
                         errors.append(f"{url}: not found")
@@ -158,11 +160,7 @@ class Fetcher:
                 continue
             with self._lock:
                 self.downloads += 1
-            pinned = self.cache.lookup(want.sha256)
-            if pinned is None:
-                die(f"{path} changed in the cache as it was stored; is another process "
-                    "writing there?")
-            return pinned
+            return path
         die(f"cannot fetch {want.relpath}: " + "; ".join(errors))
 
     def many(self, wants: Sequence[Wanted], progress: Callable[[int], None]) -> list[Path]:

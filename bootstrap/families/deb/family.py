@@ -39,23 +39,24 @@ class DebFamily(Family):
     def load_index(self, fetcher: Fetcher, keyring: Keyring) -> None:
         dists = f"dists/{self.suite}"
 
+        signed_text = b""
+
         def clearsigned(data: bytes, mirror: str) -> None:
-            keyring.clearsigned(data, f"{dists}/InRelease", mirror)
+            nonlocal signed_text
+            signed_text = keyring.clearsigned(data, f"{dists}/InRelease", mirror)
 
         try:
-            data, mirror = fetcher.index(f"{dists}/InRelease", clearsigned)
-            text = keyring.clearsigned(data, f"{dists}/InRelease", mirror).decode("utf-8",
-                                                                                "replace")
+            _, mirror = fetcher.index(f"{dists}/InRelease", clearsigned)
+            text = signed_text.decode("utf-8", "replace")
             what = f"{dists}/InRelease from {mirror}"
         except NotFound:
             try:
-                data, mirror = fetcher.index(f"{dists}/Release")
-                sig, _ = fetcher.index(f"{dists}/Release.gpg", lambda sig, m: keyring.detached(
+                sig, _ = fetcher.index(f"{dists}/Release.gpg")
+                data, mirror = fetcher.index(f"{dists}/Release", lambda data, m: keyring.detached(
                     data, sig, f"{dists}/Release", m))
             except NotFound:
                 die(f"{fetcher.mirror} has no {dists}/InRelease or {dists}/Release: "
                     f"is '{self.suite}' a suite on this mirror?")
-            keyring.detached(data, sig, f"{dists}/Release", mirror)
             text = data.decode("utf-8", "replace")
             what = f"{dists}/Release from {mirror}"
         signed = SignedRelease.parse(text, what)

@@ -54,18 +54,20 @@ class PacmanFamily(Family):
         for repo in self.repositories:
             relpath = f"{repo}/{repo}.db"
             try:
-                data, mirror = fetcher.index(relpath)
+                # the signature first, so the database is cached only once it verified
+                self.sigs[repo], _ = fetcher.index(f"{relpath}.sig")
+            except NotFound:
+                pass   # databases are signed where the mirror has it (DatabaseOptional)
+
+            def verified(data: bytes, mirror: str) -> None:
+                if repo in self.sigs:
+                    keyring.detached(data, self.sigs[repo], relpath, mirror.replace("$repo", repo))
+
+            try:
+                data, mirror = fetcher.index(relpath, verified)
             except NotFound:
                 die(f"{fetcher.mirror.replace('$repo', repo)} has no repository '{repo}' "
                     f"for {self.arch} ({repo}.db not found)")
-            try:
-                sig, _ = fetcher.index(f"{relpath}.sig", lambda sig, m: keyring.detached(
-                    data, sig, relpath, m.replace("$repo", repo)))
-            except NotFound:
-                sig = None   # databases are signed where the mirror has it (DatabaseOptional)
-            if sig is not None:
-                keyring.detached(data, sig, relpath, mirror.replace("$repo", repo))
-                self.sigs[repo] = sig
             try:
                 loaded.append((repo, parse_db(data, repo, f"{relpath} from {mirror}")))
             except ValueError as e:
@@ -82,6 +84,7 @@ class PacmanFamily(Family):
                 f"({', '.join(self.repositories)})"
         repos = Repos(self.repos_loaded, exclude)
         self.selection: Selection = select(repos, names, where)
+        self.by_name = {p.name: p for p in self.selection.packages}
         self.unpacked: dict[str, Unpacked] = {}
         return [Chosen(p.name, p.version, Wanted(p.relpath, p.sha256, p.csize))
                 for p in self.selection.packages]
@@ -90,11 +93,10 @@ class PacmanFamily(Family):
                jobs: int) -> None:
         """Every package's detached signature (from the database, else its .sig)
         by a key the keyring makes valid, before anything is unpacked."""
-        by_name = {p.name: p for p in self.selection.packages}
-
         def check(item: tuple[Chosen, Path]) -> None:
             pkg, archive = item
-            sync = by_name[pkg.name]
+            sync = self.by_name[pkg.name]
+
             def judge(sig: bytes, mirror: str) -> None:
                 self.keyring.detached_file(archive, sig, pkg.wanted.relpath,
                                            mirror.replace("$repo", sync.repo))
@@ -117,7 +119,7 @@ class PacmanFamily(Family):
         writer.keep_existing_dirs = True
 
     def unpack(self, pkg: Chosen, archive: Path, writer: TreeWriter) -> None:
-        sync = next(p for p in self.selection.packages if p.name == pkg.name)
+        sync = self.by_name[pkg.name]
         mirror = self.mirror.replace("$repo", sync.repo)
         with unpacking(pkg.wanted.relpath, mirror):
             unpacked = unpack(archive, writer)
