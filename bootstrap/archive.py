@@ -3,8 +3,12 @@ compressed with gzip, bzip2, xz or zstd. Also the one loop that feeds tar
 members into the confined tree writer."""
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
+import lzma
 import tarfile
+import zlib
 from typing import BinaryIO, Callable, Iterator, Optional
 
 import zstandard
@@ -62,13 +66,38 @@ def ar_members(f: BinaryIO, what: str) -> Iterator[tuple[str, Bounded]]:
             f.read(1)
 
 
-def open_tar(stream: BinaryIO, name: str) -> tarfile.TarFile:
-    """A streaming tar reader for a member named like data.tar.xz."""
-    buffered = io.BufferedReader(stream, 1 << 20) if isinstance(stream, io.RawIOBase) else stream
-    if name.endswith(".zst"):
-        reader = zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True)
-        return tarfile.open(fileobj=reader, mode="r|")
-    return tarfile.open(fileobj=buffered, mode="r|*")
+ZSTD = b"\x28\xb5\x2f\xfd"
+XZ = b"\xfd7zXZ\x00"
+GZIP = b"\x1f\x8b"
+BZIP2 = b"BZh"
+
+# what a damaged archive raises on its way through the decompressors and tarfile
+DAMAGED = (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError)
+
+
+def decompressed(stream: BinaryIO) -> BinaryIO:
+    """stream's bytes decompressed, the compression told by its first bytes as
+    libarchive does (names lie: Arch's core.db is a gzip or zstd tarball)."""
+    buffered = stream if isinstance(stream, io.BufferedReader) \
+        else io.BufferedReader(stream, 1 << 20)  # type: ignore[arg-type]
+    head = buffered.peek(6)[:6]
+    if head.startswith(ZSTD):
+        # makepkg compresses with --ultra levels, whose windows exceed the default limit
+        decompressor = zstandard.ZstdDecompressor(max_window_size=1 << 31)
+        return decompressor.stream_reader(buffered,  # type: ignore[return-value]
+                                          read_across_frames=True)
+    if head.startswith(XZ):
+        return lzma.LZMAFile(buffered)  # type: ignore[return-value]
+    if head.startswith(GZIP):
+        return gzip.GzipFile(fileobj=buffered)  # type: ignore[return-value]
+    if head.startswith(BZIP2):
+        return bz2.BZ2File(buffered)  # type: ignore[return-value]
+    return buffered
+
+
+def open_tar(stream: BinaryIO) -> tarfile.TarFile:
+    """A streaming tar reader over any of the compressions packages use."""
+    return tarfile.open(fileobj=decompressed(stream), mode="r|")
 
 
 def tar_to_tree(tar: tarfile.TarFile, writer: TreeWriter,

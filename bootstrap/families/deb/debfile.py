@@ -5,7 +5,7 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bootstrap.archive import ar_members, open_tar, tar_to_tree
+from bootstrap.archive import DAMAGED, ar_members, open_tar, tar_to_tree
 from bootstrap.treewriter import TreeWriter
 
 DATA_SUFFIXES = (".tar", ".tar.gz", ".tar.xz", ".tar.zst", ".tar.bz2")
@@ -17,9 +17,9 @@ class Unpacked:
     paths: list[str] = field(default_factory=list)   # as listed by dpkg: '/.', '/usr', ...
 
 
-def _control(stream, name: str) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
+def _control(stream) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
     out: dict[str, bytes] = {}
-    with open_tar(stream, name) as tar:
+    with open_tar(stream) as tar:
         for m in tar:
             if m.isreg():
                 f = tar.extractfile(m)
@@ -42,14 +42,14 @@ def unpack(path: Path, writer: TreeWriter) -> Unpacked:
                 if not version.startswith(b"2."):
                     raise ValueError(f"unsupported .deb format {version.decode(errors='replace')}")
             elif name.startswith("control.tar"):
-                control.update(_control(stream, name))
+                control.update(_control(stream))
             elif name.startswith("data.tar") and name[4:] in DATA_SUFFIXES:
                 def note(rel: str, m: tarfile.TarInfo) -> None:
                     result.paths.append("/" + rel if rel else "/.")
                 try:
-                    with open_tar(stream, name) as tar:
+                    with open_tar(stream) as tar:
                         tar_to_tree(tar, writer, note)
-                except (tarfile.TarError, EOFError, OSError) as e:
+                except (*DAMAGED, OSError) as e:
                     if isinstance(e, OSError) and e.errno is not None:
                         raise
                     raise ValueError(f"damaged {name}: {e}") from None

@@ -8,10 +8,10 @@ import os
 import stat
 import tarfile
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
-from bootstrap.archive import tar_to_tree
-from bootstrap.families.pacman.compress import DAMAGED, open_tar
+from bootstrap.archive import DAMAGED, open_tar, tar_to_tree
 from bootstrap.treewriter import TreeWriter
 
 META = (".PKGINFO", ".BUILDINFO", ".MTREE", ".INSTALL", ".CHANGELOG")
@@ -23,7 +23,7 @@ class Unpacked:
     files: list[str] = field(default_factory=list)   # as pacman lists them: dirs end in '/'
     backup_md5: dict[str, str] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def info(self) -> dict[str, list[str]]:
         """.PKGINFO as key -> values ('depend' and the like repeat)."""
         out: dict[str, list[str]] = {}

@@ -8,7 +8,8 @@ import tarfile
 from dataclasses import dataclass
 from typing import Optional
 
-from bootstrap.families.pacman.compress import DAMAGED, open_tar
+from bootstrap.archive import DAMAGED, open_tar
+from bootstrap.cache import DIGEST
 from bootstrap.families.pacman.depend import Depend
 
 
@@ -78,7 +79,7 @@ def _package(repo: str, fields: dict[str, list[str]], where: str) -> SyncPackage
             or not FILENAME.fullmatch(filename):
         raise ValueError(f"{where}: refusing the entry {name!r} {version!r} {filename!r}")
     sha256 = one("SHA256SUM", "").lower()
-    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+    if not DIGEST.fullmatch(sha256):
         raise ValueError(f"{where}: {name} has no SHA256 checksum")
     return SyncPackage(
         repo=repo, name=name, version=version, filename=filename,
