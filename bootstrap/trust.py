@@ -70,7 +70,8 @@ class Keyring:
             die("gpg is not installed; it is needed to verify signatures (install gnupg)")
         self.home = tempfile.mkdtemp(prefix="rootstrap-gpg-")
         self.gpg = gnupg.GPG(gnupghome=self.home)
-        self.fingerprints: set[str] = set()
+        self.fingerprints: set[str] = set()          # upper case, of primary keys
+        self.imported: dict[Path, list[str]] = {}    # keyring file -> its primary keys
         for path in self.paths:
             try:
                 data = path.read_bytes()
@@ -81,7 +82,8 @@ class Keyring:
             if not result.fingerprints:
                 self.close()
                 die(f"keyring {path} holds no OpenPGP public key")
-            self.fingerprints.update(result.fingerprints)
+            self.imported[path] = [f.upper() for f in result.fingerprints]
+            self.fingerprints.update(self.imported[path])
 
     @property
     def names(self) -> str:
@@ -107,7 +109,7 @@ class Keyring:
             f"{self.names}")
 
     def _trusted(self, fpr: str) -> bool:
-        return fpr.upper() in {f.upper() for f in self.fingerprints}
+        return fpr.upper() in self.fingerprints
 
     def _judge(self, sigs: list[Signature], what: str, mirror: str) -> None:
         """Accept when a good, current signature by a trusted key is there (Debian's
@@ -191,7 +193,7 @@ class WebOfTrust(Keyring):
                         fpr, _, level = line.partition(":")
                         masters[fpr.upper()] = level.strip(":") or "4"
                 else:
-                    direct += self._primaries(path)
+                    direct += self.imported[path]
             self.trust_names = ", ".join(str(p.with_name(p.name[:-4] + "-trusted"))
                                          for p in files if p.name.endswith(".gpg"))
             self._certify([f for f in list(masters) + direct if f not in self.revoked],
@@ -209,15 +211,8 @@ class WebOfTrust(Keyring):
                       + (proc.stderr.decode(errors="replace").strip().splitlines() or ["?"])[-1])
         return proc.stdout.decode(errors="replace")
 
-    def _primaries(self, path: Path) -> list[str]:
-        out = self._run("--with-colons", "--show-keys", str(path))
-        rows = out.splitlines()
-        return [rows[i + 1].split(":")[9] for i, row in enumerate(rows[:-1])
-                if row.startswith("pub:") and rows[i + 1].startswith("fpr:")]
-
     def _certify(self, keys: list[str], masters: dict[str, str]) -> None:
-        known = {f.upper() for f in self.fingerprints}
-        missing = [k for k in masters if k not in known]
+        missing = [k for k in masters if k not in self.fingerprints]
         if missing:
             raise Die(f"master key {missing[0]} in {self.trust_names} is not in {self.names}")
         self._run("--quick-generate-key", "rootstrap local trust root", "ed25519", "cert",
