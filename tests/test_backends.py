@@ -115,18 +115,17 @@ def _args(mirror, signer, target, cache) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def reference(minbase_mirror, signer, session_dir, source_copy) -> dict[str, tuple]:
+def reference(minbase_mirror, signer, session_dir, cli_python) -> dict[str, tuple]:
     """The tarball built as real root (--mode root), when the tests run as root."""
     if os.geteuid() != 0:
         pytest.skip("the root backend needs the tests to run as root")
     work = session_dir / "root-build"
     work.mkdir()
     out = work / "root.tar"
-    subprocess.run(["/usr/bin/python3", "-m", "bootstrap",
+    subprocess.run([cli_python, "-m", "bootstrap",
                     *_args(minbase_mirror, signer, out, work / "cache"), "--mode", "root",
                     "--quiet"], check=True,
-                   env=dict(PATH=os.environ["PATH"], PYTHONPATH=str(source_copy),
-                            SOURCE_DATE_EPOCH=EPOCH))
+                   env=dict(PATH=os.environ["PATH"], SOURCE_DATE_EPOCH=EPOCH))
     return manifest(out)
 
 
@@ -169,17 +168,16 @@ def test_backend_builds_the_same_tree(backend, request, minbase_mirror, signer, 
 
 
 @pytest.fixture(scope="module")
-def scripted_reference(minbase_mirror, signer, session_dir, source_copy) -> dict[str, tuple]:
+def scripted_reference(minbase_mirror, signer, session_dir, cli_python) -> dict[str, tuple]:
     if os.geteuid() != 0:
         pytest.skip("the root backend needs the tests to run as root")
     work = session_dir / "root-scripted"
     work.mkdir()
     out = work / "root.tar"
-    subprocess.run(["/usr/bin/python3", "-m", "bootstrap",
+    subprocess.run([cli_python, "-m", "bootstrap",
                     *_args(minbase_mirror, signer, out, work / "cache"), "--mode", "root",
                     "--include", "owner-scripts", "--quiet"], check=True,
-                   env=dict(PATH=os.environ["PATH"], PYTHONPATH=str(source_copy),
-                            SOURCE_DATE_EPOCH=EPOCH))
+                   env=dict(PATH=os.environ["PATH"], SOURCE_DATE_EPOCH=EPOCH))
     return manifest(out)
 
 
@@ -201,11 +199,11 @@ def test_scriptlets_giving_files_away_and_making_nodes(backend, request, minbase
 
 
 def test_root_backend_exports_and_runs(minbase_mirror, signer, reference, session_dir,
-                                       source_copy):
+                                       cli_python):
     work = session_dir / "root-dir"
     work.mkdir()
-    env = dict(PATH=os.environ["PATH"], PYTHONPATH=str(source_copy), SOURCE_DATE_EPOCH=EPOCH)
-    cli = ["/usr/bin/python3", "-m", "bootstrap"]
+    env = dict(PATH=os.environ["PATH"], SOURCE_DATE_EPOCH=EPOCH)
+    cli = [cli_python, "-m", "bootstrap"]
     subprocess.run(cli + _args(minbase_mirror, signer, work / "tree", work / "cache")
                    + ["--mode", "root", "--quiet"], check=True, env=env)
     subprocess.run(cli + ["export", str(work / "tree"), str(work / "e.tar")], check=True,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import debmirror
-from conftest import PYTHON, SUBID_COUNT, SUBID_START, subid_ranges
+from conftest import SUBID_COUNT, SUBID_START, subid_ranges
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -67,19 +67,31 @@ def test_single_user_has_no_subordinate_range(single_user):
     assert rows == [(0, single_user.uid, 1)]
 
 
-def test_cli_interpreter_sees_its_dependencies_and_the_copy(user):
-    proc = user.exec(PYTHON, "-c",
+def test_cli_interpreter_is_an_installed_rootstrap(user, source_copy):
+    proc = user.exec(user.python, "-c",
                      "import requests, zstandard, gnupg, tqdm, yaml, bootstrap, sys\n"
-                     "print(bootstrap.__file__)\n", check=True)
-    assert Path(proc.stdout.strip()).is_relative_to(user.src)
-    assert (user.src / "recipes" / "debian.yaml").is_file()
-    assert not any(user.src.rglob("__pycache__"))
+                     "from bootstrap.paths import recipes_dir, keys_dir\n"
+                     "print(bootstrap.__file__, recipes_dir(), keys_dir(), sys.prefix)\n",
+                     check=True)
+    module, recipes, keys, prefix = proc.stdout.split()
+    # installed, not the checkout: recipes and keys come from the installed data
+    assert Path(module).is_relative_to(prefix)
+    assert Path(recipes) == Path(prefix) / "share/rootstrap/recipes"
+    for name in os.listdir(source_copy / "recipes"):
+        assert (Path(recipes) / name).is_file(), name
+    shipped = {str(p.relative_to(source_copy / "keys")) for p in
+               (source_copy / "keys").rglob("*") if p.is_file()}
+    installed = {str(p.relative_to(keys)) for p in Path(keys).rglob("*") if p.is_file()}
+    assert shipped and shipped == installed
+    listed = user.run("list", check=True).stdout
+    for name in os.listdir(source_copy / "recipes"):
+        assert f"{Path(name).stem}:" in listed
 
 
 def test_cli_runs_with_a_clean_environment(as_user):
     proc = as_user.exec("env", env={"EXTRA": "1"}, check=True)
     names = {line.split("=", 1)[0] for line in proc.stdout.splitlines()}
-    assert names == {"HOME", "PATH", "PYTHONPATH", "USER", "LOGNAME", "LANG",
+    assert names == {"HOME", "PATH", "USER", "LOGNAME", "LANG",
                      "PYTHONDONTWRITEBYTECODE", "EXTRA"}
 
 
@@ -203,7 +215,7 @@ def test_mirror_reports_missing_files_and_injected_faults(local_mirror):
 
 
 def test_test_user_reaches_the_mirror(local_mirror, as_user):
-    proc = as_user.exec(PYTHON, "-c", "import sys, urllib.request\n"
+    proc = as_user.exec(as_user.python, "-c", "import sys, urllib.request\n"
                         "print(len(urllib.request.urlopen(sys.argv[1]).read()))",
                         f"{local_mirror.url}/{local_mirror.deb('base-files').relative_to(local_mirror.root)}",
                         check=True)
