@@ -115,7 +115,7 @@ def tar_to_tree(tar: tarfile.TarFile, writer: TreeWriter,
                   for k, v in m.pax_headers.items() if k.startswith("SCHILY.xattr.")}
         mtime = float(m.mtime)
         if m.isdir():
-            path = writer.mkdir(rel, m.mode, m.uid, m.gid, mtime)
+            path = writer.mkdir(rel, m.mode, m.uid, m.gid)
         elif m.isreg():
             src = tar.extractfile(m)
             assert src is not None

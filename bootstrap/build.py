@@ -2,28 +2,26 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
-from tqdm import tqdm
-
-from bootstrap import emit, ownership, seed
+from bootstrap import baseconfig, emit, ownership, reproducible
 from bootstrap.cache import Cache
 from bootstrap.errors import Die, die
-from bootstrap.families import Family, family_for
+from bootstrap.families import Family, Plan
 from bootstrap.fetch import Fetcher
-from bootstrap.ledger import CHAR, Ledger
+from bootstrap.ledger import CHAR, Ledger, ledger_path
 from bootstrap.paths import default_cache
-from bootstrap.recipe import Recipe, Variant
+from bootstrap.progress import Progress
+from bootstrap.recipe import Recipe
 from bootstrap.sandbox import Sandbox, choose, shim
 from bootstrap.sandbox.base import TreeRunner
 from bootstrap.treewriter import TreeWriter
-from bootstrap.trust import Keyring, open_keyring
 
 # What a container's /dev holds; recorded for tarballs, never created unprivileged.
 DEV_NODES = (("console", CHAR, 0o666, (5, 1)), ("full", CHAR, 0o666, (1, 7)),
@@ -70,16 +68,8 @@ class Result:
     format: str
     seconds: float = 0.0
     downloads: int = 0
-
-
-def _say(opts: Options, text: str) -> None:
-    if opts.verbose:
-        print(f"rootstrap: {text}", file=sys.stderr)
-
-
-def _bar(opts: Options, **kw: object) -> tqdm:
-    return tqdm(disable=opts.quiet or not sys.stderr.isatty(), file=sys.stderr, leave=False,
-                **kw)
+    phases: dict[str, float] = field(default_factory=dict)   # seconds, by phase
+    peak_rss_mb: float = 0.0
 
 
 def _dev(writer: TreeWriter) -> None:
@@ -105,9 +95,9 @@ def _check_runnable(recipe: Recipe, arch: str) -> None:
         f"{machine}); use --no-configure, or install qemu-user-static")
 
 
-def _remove(path: Path, sandbox: Optional[Sandbox]) -> None:
-    """Remove a staging tree; what the caller may not touch (owned by mapped ids
-    after configuring) is removed from inside the namespace."""
+def remove_tree(path: Path, sandbox: Optional[Sandbox]) -> None:
+    """Remove a tree rootstrap made; what the caller may not touch (owned by mapped
+    ids after configuring) is removed from inside the namespace."""
     if not os.path.lexists(path):
         return
     try:
@@ -118,128 +108,145 @@ def _remove(path: Path, sandbox: Optional[Sandbox]) -> None:
         sandbox.call(lambda: shutil.rmtree(path))
 
 
-def build(recipe: Recipe, opts: Options) -> Result:
+def _target(opts: Options, fmt: str) -> Path:
+    """TARGET as an absolute path whose parent exists (made as `mkdir -p` would)."""
+    target = opts.target.absolute()
+    if os.path.lexists(target) and not (fmt == "dir" and target.is_dir()
+                                        and not any(target.iterdir())):
+        die(f"{target} already exists; remove it or choose another target")
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        die(f"{parent} is not a directory")
+    except OSError as e:
+        missing = next((p for p in [parent, *parent.parents] if p.exists()), parent)
+        die(f"cannot create {parent}: {e.strerror} (in {missing})")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        die(f"cannot write to {parent}")
+    return target
+
+
+def build(recipe: Recipe, family_cls: type[Family], opts: Options) -> Result:
     started = time.monotonic()
     release = recipe.release(opts.release)
     variant = recipe.variant(opts.variant)
     arch = recipe.arch(opts.arch)
     fmt = emit.format_for(opts.target, opts.format)
-    target = opts.target.absolute()
-    if os.path.lexists(target) and not (fmt == "dir" and target.is_dir()
-                                        and not any(target.iterdir())):
-        die(f"{target} already exists; remove it or choose another target")
-    if not target.parent.is_dir():
-        die(f"{target.parent} is not a directory")
-    if not os.access(target.parent, os.W_OK | os.X_OK):
-        die(f"cannot write to {target.parent}")
     if opts.configure:
         _check_runnable(recipe, arch)
-    emit.source_date_epoch()   # a bad value is refused now, not after the build
-    family = family_for(recipe, release, arch)
-    keyring = open_keyring(recipe.keyrings, opts.keyrings, family.trust_model)
-    cache: Optional[Cache] = None
-    try:
-        cache = Cache(opts.cache or default_cache())
-        return _build(recipe, opts, family, variant, arch, fmt, target, keyring, cache, started)
-    finally:
-        if cache:
-            cache.close()
-        keyring.close()
+    reproducible.source_date_epoch()   # a bad value is refused now, not after the build
+    target = _target(opts, fmt)
+    family = family_cls(recipe, release, arch)
+    progress = Progress(opts.quiet, opts.verbose)
+    with family.open_trust(opts.keyrings or list(recipe.keyrings)) as trust, \
+            Cache(opts.cache or default_cache()) as cache:
+        mirrors = [family.mirror(m) for m in opts.mirrors or recipe.mirrors]
+        fetcher = Fetcher(mirrors, cache, opts.jobs)
+        progress.say(f"fetching the index of {recipe.name} {release.name} {arch}")
+        with progress.phase("index"):
+            index = family.load_index(fetcher, trust)
+        with progress.phase("solve"):
+            plan = family.select(index, variant, opts.include, opts.exclude)
+        progress.say(f"{len(plan.packages)} packages selected")
+
+        sandbox: Optional[Sandbox] = None
+        if opts.configure or fmt == "dir":
+            try:
+                sandbox = choose(opts.mode, opts.proot)
+            except Die:
+                if opts.configure:
+                    raise
+            if sandbox:
+                progress.say(f"mode {sandbox.mode}: {sandbox.reason}"
+                             + "".join(f"; refused {r}" for r in sandbox.refused))
+
+        total = sum(c.wanted.size for c in plan.packages)
+        with progress.phase("download", total, "B") as step:
+            archives = fetcher.many([c.wanted for c in plan.packages], step)
+        with progress.phase("verify"):
+            family.verify(plan, archives, fetcher, trust, opts.jobs)
+        owners_real = _assemble(family, plan, archives, fetcher, sandbox, target, fmt,
+                                opts, progress, recipe)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return Result(
+        target=str(target), distro=recipe.name, release=release.name, arch=arch,
+        variant=variant.name,
+        packages=[{"name": c.name, "version": c.version} for c in plan.packages],
+        mode=sandbox.mode if sandbox else "none",
+        mode_reason=sandbox.reason if sandbox else "nothing to run",
+        refused=sandbox.refused if sandbox else [],
+        owners="real" if owners_real else "ledger", format=fmt,
+        seconds=round(time.monotonic() - started, 2), downloads=fetcher.downloads,
+        phases=dict(progress.seconds), peak_rss_mb=round(max(peak, children), 1))
 
 
-def _build(recipe: Recipe, opts: Options, family: Family, variant: Variant, arch: str,
-           fmt: str, target: Path, keyring: Keyring, cache: Cache, started: float) -> Result:
-    release = family.release
-    mirrors = [family.mirror_url(m) for m in opts.mirrors or recipe.mirrors]
-    fetcher = Fetcher(mirrors, cache, opts.jobs)
-    _say(opts, f"fetching the index of {recipe.name} {release.name} {arch}")
-    family.load_index(fetcher, keyring)
-    chosen = family.select(variant, opts.include, opts.exclude)
-    _say(opts, f"{len(chosen)} packages selected")
-
-    sandbox: Optional[Sandbox] = None
-    if opts.configure or fmt == "dir":
-        try:
-            sandbox = choose(opts.mode, opts.proot)
-        except Die:
-            if opts.configure:
-                raise
-        if sandbox:
-            _say(opts, f"mode {sandbox.mode}: {sandbox.reason}"
-                 + "".join(f"; refused {r}" for r in sandbox.refused))
-
-    total = sum(c.wanted.size for c in chosen)
-    with _bar(opts, total=total, unit="B", unit_scale=True, desc="download") as bar:
-        archives = fetcher.many([c.wanted for c in chosen], bar.update)
-    family.verify(chosen, archives, fetcher, opts.jobs)
-
+def _assemble(family: Family, plan: Plan, archives: list[Path], fetcher: Fetcher,
+              sandbox: Optional[Sandbox], target: Path, fmt: str, opts: Options,
+              progress: Progress, recipe: Recipe) -> bool:
+    """Unpack, register, configure and write out the tree; whether owners are real."""
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.rootstrap-", dir=target.parent))
     try:
         owners_real = bool(sandbox and sandbox.can_chown
                            and sandbox.call(lambda: ownership.probe_chown(staging)))
         if sandbox and sandbox.can_chown and not owners_real:
-            _say(opts, f"{target.parent} refuses chown: ownership is kept in the ledger")
+            progress.say(f"{target.parent} refuses chown: ownership is kept in the ledger")
         ledger = Ledger()
-        writer = TreeWriter(staging, ledger)
+        writer = TreeWriter(staging, ledger, family.existing_dirs)
         writer.mkdir(".", 0o755, 0, 0)
         family.prepare(writer)
-        with _bar(opts, total=len(chosen), unit="pkg", desc="unpack") as bar:
-            for pkg, archive in zip(chosen, archives):
-                family.unpack(pkg, archive, writer)
-                bar.update(1)
-        family.register(writer)
-        _dev(writer)
+        unpacked: list[Any] = []
+        with progress.phase("unpack", len(plan.packages), "pkg") as step:
+            for pkg, archive in zip(plan.packages, archives):
+                unpacked.append(family.unpack(plan, pkg, archive, writer))
+                step(1)
+        with progress.phase("register"):
+            registered = family.register(plan, unpacked, writer)
+            _dev(writer)
         if opts.configure:
             assert sandbox is not None
-            _configure(family, sandbox, staging, ledger, opts, owners_real)
-        seed.seed(writer, opts.hostname or recipe.hostname)
-        family.seed(writer, fetcher.mirror)
-        family.finish(writer, ledger)
-        if fmt == "dir":
-            def finalize() -> None:
-                ownership.materialize(staging, ledger, owners_real, xattrs=not owners_real)
-            if sandbox:
-                sandbox.call(finalize)
+            with progress.phase("configure"):
+                _configure(family, plan, registered, sandbox, writer, opts, owners_real)
+        with progress.phase("config"):
+            baseconfig.write(writer, opts.hostname or recipe.hostname)
+            family.write_sources(plan, writer, fetcher.mirror)
+            family.finish(writer)
+        with progress.phase("emit"):
+            if fmt == "dir":
+                def finalize() -> None:
+                    ownership.materialize(staging, ledger, owners_real, xattrs=not owners_real)
+                if sandbox:
+                    sandbox.call(finalize)
+                else:
+                    finalize()
+                ledger.save(ledger_path(target))
+                if target.is_dir():
+                    target.rmdir()
+                os.rename(staging, target)
             else:
-                finalize()
-            ledger.save(ledger_path(target))
-            if target.is_dir():
-                target.rmdir()
-            os.rename(staging, target)
-        else:
-            emit.write_tar(staging, ledger, target, fmt, emit.source_date_epoch())
-            _remove(staging, sandbox)
+                emit.write_tar(staging, ledger, target, fmt, reproducible.source_date_epoch())
+                remove_tree(staging, sandbox)
     except BaseException:
-        _remove(staging, sandbox)
+        remove_tree(staging, sandbox)
         raise
-    return Result(
-        target=str(target), distro=recipe.name, release=release.name, arch=arch,
-        variant=variant.name, packages=[{"name": c.name, "version": c.version} for c in chosen],
-        mode=sandbox.mode if sandbox else "none",
-        mode_reason=sandbox.reason if sandbox else "nothing to run",
-        refused=sandbox.refused if sandbox else [],
-        owners="real" if owners_real else "ledger", format=fmt,
-        seconds=round(time.monotonic() - started, 2), downloads=fetcher.downloads)
+    return owners_real
 
 
-def ledger_path(tree: Path) -> Path:
-    """Where a directory tree's ledger lives: beside it, not inside the rootfs."""
-    return tree.parent / f"{tree.name}.rootstrap-ledger"
-
-
-def _configure(family: Family, sandbox: Sandbox, root: Path, ledger: Ledger,
-               opts: Options, owners_real: bool) -> None:
+def _configure(family: Family, plan: Plan, registered: Any, sandbox: Sandbox,
+               writer: TreeWriter, opts: Options, owners_real: bool) -> None:
+    root, ledger = writer.root, writer.ledger
     if sandbox.mode != "ptrace":
         # inside a namespace root reads through any mode; PRoot's fake root does not,
         # so there the tree stays readable and merge() tells relaxed modes apart
         sandbox.call(lambda: ownership.materialize(root, ledger, owners_real))
-    prefix = "" if sandbox.mode == "root" else shim.install(root, chown=not owners_real)
+    prefix = "" if sandbox.mode == "root" else shim.install(writer, chown=not owners_real)
     log_file = None if opts.verbose else tempfile.TemporaryFile(prefix="rootstrap-log-")
     runner = TreeRunner(sandbox, root, prefix, log_file.fileno() if log_file else None,
-                        fake_chown=not owners_real)
+                        fake_chown=not owners_real, after_run=writer.forget)
     try:
         try:
-            family.configure(runner)
+            family.configure(plan, registered, runner, writer)
         except Die as e:
             if log_file:
                 log_file.seek(0)
@@ -251,8 +258,8 @@ def _configure(family: Family, sandbox: Sandbox, root: Path, ledger: Ledger,
     finally:
         if log_file:
             log_file.close()
+    writer.forget()
     seen = sandbox.call(lambda: ownership.harvest(root, owners_real))
     ownership.merge(ledger, seen, owners_real)
     if prefix:
-        writer = TreeWriter(root, ledger)
-        shim.collect(root, ledger, lambda p, follow: writer.resolve(p, follow_last=follow))
+        shim.collect(writer)

@@ -1,9 +1,9 @@
 """The download cache: content-addressed objects and revalidated index files.
 
-Objects live under the SHA256 a signed index promised for them, so trees and
-users share them and a reused object is checked again before it is trusted.
-Every write goes to a temporary file in the same folder and is renamed into
-place, so a concurrent build never sees half an object.
+Objects live under the digest a signed index promised for them (algorithm and
+value), so trees and users share them and a reused object is checked again
+before it is trusted. Every write goes to a temporary file in the same folder
+and is renamed into place, so a concurrent build never sees half an object.
 """
 from __future__ import annotations
 
@@ -11,25 +11,23 @@ import errno
 import hashlib
 import json
 import os
-import re
 import resource
-import tempfile
 from pathlib import Path
-from typing import IO, BinaryIO, Iterator, Optional
+from typing import BinaryIO, Iterator, Optional
 
+from bootstrap.atomic import AtomicFile, write_atomic
+from bootstrap.digest import Digest
 from bootstrap.errors import die
 
 CHUNK = 1 << 20
 
 
-DIGEST = re.compile(r"[0-9a-f]{64}")   # a SHA256 as indexes give it and the cache names it
+class Mismatch(ValueError):
+    """Stored bytes that do not hash to the digest promised; carries what they hash to."""
 
-
-def _digest(sha256: str) -> str:
-    """sha256, which names files here, after making sure it is one."""
-    if not DIGEST.fullmatch(sha256):
-        raise ValueError(f"not a SHA256 digest: {sha256!r}")
-    return sha256
+    def __init__(self, got: str) -> None:
+        super().__init__(got)
+        self.got = got
 
 
 class Cache:
@@ -41,6 +39,12 @@ class Cache:
             (root / "index").mkdir(parents=True, exist_ok=True)
         except OSError as e:
             die(f"cannot use cache {root}: {e.strerror}")
+
+    def __enter__(self) -> "Cache":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def hold(self, count: int) -> None:
         """Make room for count more pinned objects (one descriptor each, see lookup),
@@ -57,8 +61,8 @@ class Cache:
             f.close()
         self._pinned.clear()
 
-    def object_path(self, sha256: str) -> Path:
-        return self.root / "objects" / sha256[:2] / _digest(sha256)
+    def object_path(self, digest: Digest) -> Path:
+        return self.root / "objects" / digest.algorithm / digest.value[:2] / digest.value
 
     def _pin(self, fd: int) -> Path:
         """Pinned: the path returned names a descriptor the object was hashed through
@@ -69,9 +73,9 @@ class Cache:
         self._pinned.append(f)
         return Path(f"/proc/{os.getpid()}/fd/{fd}")
 
-    def lookup(self, sha256: str) -> Optional[Path]:
+    def lookup(self, digest: Digest) -> Optional[Path]:
         """The cached object, if present and still matching its digest, pinned."""
-        path = self.object_path(sha256)
+        path = self.object_path(digest)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except FileNotFoundError:
@@ -83,49 +87,46 @@ class Cache:
                 die(f"cannot read {path}: {e.strerror}")
             path.unlink(missing_ok=True)   # a link has no business in the cache
             return None
-        h = hashlib.sha256()
+        h = digest.hasher()
         for block in iter(lambda: os.read(fd, CHUNK), b""):
             h.update(block)
-        if h.hexdigest() != sha256:
+        if not digest.matches(h):
             os.close(fd)
             path.unlink(missing_ok=True)  # a corrupted object is dropped, never served
             return None
         return self._pin(fd)
 
-    def writer(self, folder: Path) -> "AtomicFile":
-        folder.mkdir(parents=True, exist_ok=True)
-        return AtomicFile(folder)
-
-    def store(self, sha256: str, chunks: Iterator[bytes]) -> Path:
-        """Write chunks; keep them only if they hash to sha256, else raise ValueError.
+    def store(self, digest: Digest, chunks: Iterator[bytes]) -> Path:
+        """Write chunks; keep them only if they hash to digest, else raise Mismatch.
         The object comes back pinned (see _pin), through a descriptor of the very
         file the chunks were hashed into."""
-        path = self.object_path(sha256)
-        with self.writer(path.parent) as out:
-            h = hashlib.sha256()
+        path = self.object_path(digest)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with AtomicFile(path.parent) as out:
+            h = digest.hasher()
             for chunk in chunks:
                 h.update(chunk)
                 out.file.write(chunk)
-            if h.hexdigest() != sha256:
-                raise ValueError(h.hexdigest())
+            if not digest.matches(h):
+                raise Mismatch(h.hexdigest())
             fd = os.open(out.tmp, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
             out.commit(path)
         return self._pin(fd)
 
-    # Detached signatures are kept beside the object they sign; they are checked
-    # against the trust roots on every use, so the cache need not vouch for them.
-    def _signature_path(self, sha256: str) -> Path:
-        return self.root / "signatures" / sha256[:2] / f"{_digest(sha256)}.sig"
+    # Detached signatures are kept beside the object they sign, once they verified;
+    # they are checked against the trust roots again on every use.
+    def _signature_path(self, digest: Digest) -> Path:
+        return self.root / "signatures" / digest.algorithm / digest.value[:2] / \
+            f"{digest.value}.sig"
 
-    def signature(self, sha256: str) -> Optional[bytes]:
-        path = self._signature_path(sha256)
+    def signature(self, digest: Digest) -> Optional[bytes]:
+        path = self._signature_path(digest)
         return path.read_bytes() if path.is_file() else None
 
-    def store_signature(self, sha256: str, data: bytes) -> None:
-        path = self._signature_path(sha256)
-        with self.writer(path.parent) as out:
-            out.file.write(data)
-            out.commit(path)
+    def store_signature(self, digest: Digest, data: bytes) -> None:
+        path = self._signature_path(digest)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, data)
 
     # Index files are named by URL and carry the validators of the last answer.
     def _index_base(self, url: str) -> Path:
@@ -146,34 +147,5 @@ class Cache:
 
     def store_index(self, url: str, data: bytes, validators: dict[str, str]) -> None:
         base = self._index_base(url)
-        with self.writer(base.parent) as out:
-            out.file.write(data)
-            out.commit(base.with_suffix(".data"))
-        with self.writer(base.parent) as out:
-            out.file.write(json.dumps(dict(validators, url=url)).encode())
-            out.commit(base.with_suffix(".json"))
-
-
-class AtomicFile:
-    """A temporary file that becomes visible only through commit()."""
-
-    def __init__(self, folder: Path) -> None:
-        fd, name = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        self.tmp = Path(name)
-        self.file: IO[bytes] = os.fdopen(fd, "wb")
-        self.done = False
-
-    def commit(self, dest: Path) -> None:
-        self.file.flush()
-        os.fchmod(self.file.fileno(), 0o644)
-        self.file.close()
-        os.replace(self.tmp, dest)
-        self.done = True
-
-    def __enter__(self) -> "AtomicFile":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if not self.done:
-            self.file.close()
-            self.tmp.unlink(missing_ok=True)
+        write_atomic(base.with_suffix(".data"), data)
+        write_atomic(base.with_suffix(".json"), json.dumps(dict(validators, url=url)).encode())

@@ -1,4 +1,5 @@
-"""Command line: `rootstrap DISTRO TARGET [options]` and `rootstrap list`."""
+"""Command line: `rootstrap DISTRO TARGET [options]`, `rootstrap list`,
+`rootstrap export TREE OUT` and `rootstrap run TREE [-- CMD...]`."""
 from __future__ import annotations
 
 import argparse
@@ -9,28 +10,29 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Optional, Sequence
 
-from bootstrap import recipe as recipes
 from bootstrap.errors import Die
 
 PROG = "rootstrap"
+COMMANDS = ("list", "export", "run")
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        print(f"{PROG}: error: {message}", file=sys.stderr)
-        sys.exit(2)
+        raise Die(f"{message} (see {self.prog} --help)", 2)
 
 
 def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
-def _parser() -> argparse.ArgumentParser:
+def _build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Build a Linux distribution's root filesystem "
-                "without root.", epilog="Also: `rootstrap list` (every recipe), `rootstrap export TREE OUT.tar.zst`, "
-                "`rootstrap run TREE [-- CMD...]`.")
+                "without root.", epilog="Also: `rootstrap list` (every recipe), "
+                "`rootstrap export TREE OUT.tar.zst`, `rootstrap run TREE [-- CMD...]`; "
+                "each takes --help.")
     p.add_argument("distro", help="recipe name from recipes/ or path to a recipe YAML")
-    p.add_argument("target", help="directory or tarball (.tar, .tar.gz, .tar.xz, .tar.zst)")
+    p.add_argument("target", help="directory or tarball (.tar, .tar.gz, .tar.xz, .tar.zst); "
+                   "missing parent directories are made")
     p.add_argument("--release", help="release or suite (default: the recipe's)")
     p.add_argument("--arch", help="architecture, in the distribution's own naming")
     p.add_argument("--variant", help="package set (default: the recipe's)")
@@ -50,17 +52,45 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="auto",
                    choices=("auto", "dir", "tar", "tar.gz", "tar.xz", "tar.zst"))
     p.add_argument("--jobs", type=int, default=4, metavar="N", help="parallel downloads")
-    loud = p.add_mutually_exclusive_group()
-    loud.add_argument("--quiet", "-q", action="store_true")
-    loud.add_argument("--verbose", "-v", action="store_true")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    _output_options(p)
     return p
+
+
+def _output_options(p: argparse.ArgumentParser) -> None:
+    loud = p.add_mutually_exclusive_group()
+    loud.add_argument("--quiet", "-q", action="store_true", help="no progress, no summary")
+    loud.add_argument("--verbose", "-v", action="store_true",
+                      help="what happens, the seconds of each phase, and the output of "
+                      "every command run in the tree")
+    p.add_argument("--json", action="store_true",
+                   help="print the result (or the error) as one JSON object")
 
 
 def _mode_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", default="auto", choices=("auto", "userns", "ptrace", "root"),
                    help="how to act as root (default: the best this host allows)")
     p.add_argument("--proot", metavar="PATH", help="the PRoot binary for --mode ptrace")
+
+
+def _list(argv: list[str]) -> int:
+    p = _Parser(prog=f"{PROG} list", description="Every recipe: its releases, "
+                "architectures and variants.")
+    p.parse_args(argv)
+    from bootstrap import recipe as recipes
+    from bootstrap.families import load_recipe
+    for name in recipes.names():
+        r, _ = load_recipe(name)
+        releases = ", ".join(
+            rel.name + (f" ({'/'.join(rel.aliases)})" if rel.aliases else "")
+            + (" [default]" if rel.name == r.default_release else "")
+            for rel in r.releases.values())
+        variants = ", ".join(v + (" [default]" if v == r.default_variant else "")
+                             for v in r.variants)
+        print(f"{r.name}: {r.description} ({r.family})")
+        print(f"  releases:      {releases}")
+        print(f"  architectures: {', '.join(r.architectures)}")
+        print(f"  variants:      {variants}")
+    return 0
 
 
 def _export(argv: list[str]) -> int:
@@ -82,8 +112,10 @@ def _run(argv: list[str]) -> int:
     if "--" in argv:
         cut = argv.index("--")
         argv, command = argv[:cut], argv[cut + 1:]
-    p = _Parser(prog=f"{PROG} run", description="Run a command (default: the login shell) "
-                "inside a tree as root, with the best backend this host allows.")
+    p = _Parser(prog=f"{PROG} run", description="Run a command (default: root's login "
+                "shell) inside a tree as root, with the best backend this host allows, "
+                "the host's name servers and the tree's host name.",
+                usage=f"{PROG} run [-h] [--mode MODE] [--proot PATH] TREE [-- CMD ...]")
     p.add_argument("tree")
     _mode_options(p)
     args = p.parse_args(argv)
@@ -91,18 +123,25 @@ def _run(argv: list[str]) -> int:
     return run(Path(args.tree), command, args.mode, args.proot)
 
 
-def _list() -> int:
-    for r in recipes.all_recipes():
-        releases = ", ".join(
-            rel.name + (f" ({'/'.join(rel.aliases)})" if rel.aliases else "")
-            + (" [default]" if rel.name == r.default_release else "")
-            for rel in r.releases.values())
-        variants = ", ".join(v + (" [default]" if v == r.default_variant else "")
-                             for v in r.variants)
-        print(f"{r.name}: {r.description} ({r.family})")
-        print(f"  releases:      {releases}")
-        print(f"  architectures: {', '.join(r.architectures)}")
-        print(f"  variants:      {variants}")
+def _build(argv: list[str]) -> int:
+    args = _build_parser().parse_args(argv)
+    from bootstrap.build import Options, build
+    from bootstrap.families import load_recipe
+    recipe, family = load_recipe(args.distro)
+    opts = Options(
+        target=Path(args.target).expanduser(), release=args.release, arch=args.arch,
+        variant=args.variant, include=[p for group in args.include for p in group],
+        exclude=[p for group in args.exclude for p in group], mirrors=args.mirror,
+        keyrings=args.keyring, hostname=args.hostname, configure=args.configure,
+        cache=args.cache, mode=args.mode, proot=args.proot, format=args.format,
+        jobs=args.jobs, quiet=args.quiet or args.json, verbose=args.verbose)
+    result = build(recipe, family, opts)
+    if args.json:
+        print(json.dumps(dataclasses.asdict(result), indent=2))
+    elif not args.quiet:
+        print(f"{result.target}: {result.distro} {result.release} {result.arch} "
+              f"{result.variant}, {len(result.packages)} packages, mode {result.mode}, "
+              f"{result.seconds:.1f} s", file=sys.stderr)
     return 0
 
 
@@ -111,38 +150,26 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    args = list(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, _terminate)
+    as_json = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
     try:
-        if args_list[:1] == ["list"]:
-            return _list()
-        if args_list[:1] == ["export"]:
-            return _export(args_list[1:])
-        if args_list[:1] == ["run"]:
-            return _run(args_list[1:])
-        args = _parser().parse_args(args_list)
-        from bootstrap.build import Options, build
-        recipe = recipes.find(args.distro)
-        opts = Options(
-            target=Path(args.target).expanduser(), release=args.release, arch=args.arch,
-            variant=args.variant, include=[p for group in args.include for p in group],
-            exclude=[p for group in args.exclude for p in group], mirrors=args.mirror,
-            keyrings=args.keyring, hostname=args.hostname, configure=args.configure,
-            cache=args.cache, mode=args.mode, proot=args.proot, format=args.format,
-            jobs=args.jobs,
-            quiet=args.quiet or args.json, verbose=args.verbose)
-        result = build(recipe, opts)
+        if args[:1] == ["list"]:
+            return _list(args[1:])
+        if args[:1] == ["export"]:
+            return _export(args[1:])
+        if args[:1] == ["run"]:
+            return _run(args[1:])
+        return _build(args)
     except Die as e:
-        print(f"{PROG}: error: {e.message}", file=sys.stderr)
+        if as_json:
+            print(json.dumps(e.as_json(), indent=2))
+        else:
+            print(f"{PROG}: error: {e.message}", file=sys.stderr)
         return e.code
     except KeyboardInterrupt:
-        print(f"{PROG}: error: interrupted; nothing was left behind", file=sys.stderr)
+        if as_json:
+            print(json.dumps(Die("interrupted; nothing was left behind", 130).as_json()))
+        else:
+            print(f"{PROG}: error: interrupted; nothing was left behind", file=sys.stderr)
         return 130
-    if args.json:
-        print(json.dumps(dataclasses.asdict(result), indent=2))
-    elif not args.quiet:
-        print(f"{result.target}: {result.distro} {result.release} {result.arch} "
-              f"{result.variant}, {len(result.packages)} packages, mode {result.mode}, "
-              f"{result.seconds:.1f} s", file=sys.stderr)
-
-    return 0

@@ -14,23 +14,13 @@ from typing import BinaryIO, Optional
 
 import zstandard
 
-from bootstrap.cache import AtomicFile
+from bootstrap.atomic import AtomicFile
 from bootstrap.errors import die
 from bootstrap.ledger import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK, Ledger
 from bootstrap.ownership import walk
 
 TAR_FORMATS = ("tar", "tar.gz", "tar.xz", "tar.zst")
 FORMATS = ("dir",) + TAR_FORMATS
-
-
-def source_date_epoch() -> Optional[int]:
-    """SOURCE_DATE_EPOCH, the time reproducible output is clamped to, if set."""
-    value = os.environ.get("SOURCE_DATE_EPOCH")
-    if not value:
-        return None
-    if not value.isdigit():
-        die(f"SOURCE_DATE_EPOCH={value!r} is not a number of seconds since 1970")
-    return int(value)
 
 
 def format_for(target: Path, fmt: str) -> str:

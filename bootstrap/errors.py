@@ -1,17 +1,30 @@
-"""The one path for user errors: raise Die, the CLI prints one line and exits."""
+"""The one path for user errors: raise Die, the CLI prints one line (or, with
+--json, one object) and exits."""
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import NoReturn, Optional
 
 
 class Die(Exception):
-    """A user-facing error: bad input, verification failure, no privilege."""
+    """A user-facing error: bad input, verification failure, no privilege.
 
-    def __init__(self, message: str, code: int = 1) -> None:
+    file, mirror and key say what a verification or download failure was about,
+    where that is known: the path on the mirror, the mirror, the signing key."""
+
+    def __init__(self, message: str, code: int = 1, *, file: Optional[str] = None,
+                 mirror: Optional[str] = None, key: Optional[str] = None) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        self.file = file
+        self.mirror = mirror
+        self.key = key
+
+    def as_json(self) -> dict[str, Optional[str]]:
+        return {"error": self.message, "file": self.file, "mirror": self.mirror,
+                "key": self.key}
 
 
-def die(message: str, code: int = 1) -> NoReturn:
-    raise Die(message, code)
+def die(message: str, code: int = 1, *, file: Optional[str] = None,
+        mirror: Optional[str] = None, key: Optional[str] = None) -> NoReturn:
+    raise Die(message, code, file=file, mirror=mirror, key=key)

@@ -6,10 +6,9 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from bootstrap import emit
-from bootstrap.build import ledger_path
+from bootstrap import emit, reproducible
 from bootstrap.errors import Die, die
-from bootstrap.ledger import Ledger
+from bootstrap.ledger import Ledger, ledger_path
 from bootstrap.sandbox import Sandbox, choose
 
 
@@ -31,7 +30,7 @@ def export(tree: Path, out: Path, fmt: str = "auto", mode: str = "auto",
         die(f"{out}: export writes a tarball (.tar, .tar.gz, .tar.xz, .tar.zst)")
     if os.path.lexists(out):
         die(f"{out} already exists")
-    epoch = emit.source_date_epoch()
+    epoch = reproducible.source_date_epoch()
 
     def write() -> None:
         emit.write_tar(tree, ledger, out, fmt, epoch)

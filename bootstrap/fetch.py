@@ -1,8 +1,11 @@
-"""Downloads: one pooled HTTP session, mirror failover, the cache underneath."""
+"""Downloads: one pooled HTTP session with retries, mirror failover, the cache
+underneath."""
 from __future__ import annotations
 
 import email.utils
+import socket
 import threading
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -11,54 +14,93 @@ from typing import Callable, Iterator, Optional, Sequence
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
-from bootstrap.cache import CHUNK, DIGEST, Cache
+from bootstrap.cache import CHUNK, Cache, Mismatch
+from bootstrap.digest import Digest
 from bootstrap.errors import Die, die
 
 TIMEOUT = (15, 60)
+# a body cut off halfway is fetched again this many times from the same mirror
+# before the next mirror is tried (urllib3's Retry covers connecting and headers)
+BODY_ATTEMPTS = 3
 
-
-Check = Callable[[bytes, str], None]
+Check = Callable[[bytes, "Mirror"], None]
+SignedCheck = Callable[[bytes, Optional[bytes], "Mirror"], None]
 
 
 class NotFound(Exception):
     pass
 
 
+class Mirror:
+    """A mirror as the user gave it; url() says where a file of the index lies on it.
+    Families whose mirrors are templates (pacman's $repo) subclass it."""
+
+    def __init__(self, base: str) -> None:
+        parts = urllib.parse.urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            die(f"mirror '{base}' is not an http(s) URL")
+        self.base = base.rstrip("/")
+
+    def url(self, relpath: str) -> str:
+        return f"{self.base}/{relpath}"
+
+    def __str__(self) -> str:
+        return self.base
+
+
 @dataclass(frozen=True)
 class Wanted:
     """A file the signed index promised: where it is and what it must hash to."""
     relpath: str
-    sha256: str
+    digest: Digest
     size: int
 
     def __post_init__(self) -> None:
-        # both come from a mirror's index and become paths: in the cache, on the mirror
-        if not DIGEST.fullmatch(self.sha256):
-            raise Die(f"{self.relpath}: the index promises {self.sha256!r}, which is not "
-                      "a SHA256 digest")
+        # relpath comes from a mirror's index and becomes a URL path
         if self.relpath.startswith("/") or ".." in self.relpath.split("/"):
             raise Die(f"refusing the path {self.relpath!r} from the index")
 
 
+@dataclass
+class _Answer:
+    data: bytes
+    validators: dict[str, str]
+    fresh: bool       # downloaded now (else the cached copy, revalidated)
+    url: str
+
+
+class _Failed(Exception):
+    """A mirror that did not answer usefully (the reason is the message)."""
+
+
+def _session(jobs: int) -> requests.Session:
+    retry = Retry(total=4, connect=3, read=3, status=3, backoff_factor=0.25,
+                  status_forcelist=(429, 500, 502, 503, 504),
+                  allowed_methods=frozenset({"GET", "HEAD"}), raise_on_status=False)
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(4, jobs), max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = "rootstrap/0.1"
+    return session
+
+
 class Fetcher:
-    def __init__(self, mirrors: Sequence[str], cache: Cache, jobs: int = 4) -> None:
+    def __init__(self, mirrors: Sequence[Mirror], cache: Cache, jobs: int = 4) -> None:
         if not mirrors:
             die("no mirror to fetch from")
-        self.mirrors = [m.rstrip("/") for m in mirrors]
+        self.mirrors = list(mirrors)
         self.active = 0  # the mirror that last answered; later files come from it first
         self.cache = cache
         self.jobs = max(1, jobs)
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(4, self.jobs))
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.headers["User-Agent"] = "rootstrap/0.1"
+        self.session = _session(self.jobs)
         self._lock = threading.Lock()
         self.downloads = 0
 
     @property
-    def mirror(self) -> str:
+    def mirror(self) -> Mirror:
         return self.mirrors[self.active]
 
     def _order(self) -> list[int]:
@@ -67,72 +109,107 @@ class Fetcher:
     def _get(self, url: str, headers: Optional[dict[str, str]] = None) -> requests.Response:
         return self.session.get(url, headers=headers or {}, timeout=TIMEOUT, stream=True)
 
-    def index(self, relpath: str, check: Optional[Check] = None) -> tuple[bytes, str]:
+    def _index_answer(self, mirror: Mirror, relpath: str) -> Optional[_Answer]:
+        """relpath from mirror, revalidated against the cache; None when the mirror
+        says it has no such file."""
+        url = mirror.url(relpath)
+        validators = self.cache.index_validators(url)
+        headers = {}
+        if "etag" in validators:
+            headers["If-None-Match"] = validators["etag"]
+        if "last_modified" in validators:
+            headers["If-Modified-Since"] = validators["last_modified"]
+        try:
+            with self._get(url, headers) as r:
+                if r.status_code == 304 and validators:
+                    return _Answer(self.cache.index_data(url), validators, False, url)
+                if r.status_code == 404:
+                    return None
+                r.raise_for_status()
+                data = r.content
+                got = {}
+                if r.headers.get("ETag"):
+                    got["etag"] = r.headers["ETag"]
+                if _past(r.headers.get("Last-Modified")):
+                    got["last_modified"] = r.headers["Last-Modified"]
+                return _Answer(data, got, True, url)
+        except (requests.RequestException, OSError) as e:
+            raise _Failed(f"{url}: {_reason(e)}") from None
+
+    def index(self, relpath: str, check: Optional[Check] = None,
+              keep: bool = True) -> tuple[bytes, Mirror]:
         """An index file by path under the mirror, revalidated against the cache.
 
         check(data, mirror) judges every answer, fresh or revalidated, and a fresh
         one before it is cached (it dies to refuse it), so the cache only ever holds
-        what passed and the caller need not check again. Raises NotFound when every
-        mirror answers 404 (the caller may fall back)."""
+        what passed and the caller need not check again (keep=False: not cached at
+        all). Raises NotFound when every mirror answers 404 (the caller may fall
+        back)."""
+        def judge(data: bytes, sig: Optional[bytes], mirror: Mirror) -> None:
+            if check:
+                check(data, mirror)
+
+        data, _, mirror = self._pair(relpath, None, judge, True, keep)
+        return data, mirror
+
+    def signed_index(self, relpath: str, sigpath: str, check: SignedCheck,
+                     optional: bool = False) -> tuple[bytes, Optional[bytes], Mirror]:
+        """An index file and its detached signature, both from one mirror.
+
+        check(data, signature, mirror) judges them (signature None where the mirror
+        has none and optional allows that); only then is either cached. Raises
+        NotFound when no mirror has the file (or, unless optional, its signature)."""
+        return self._pair(relpath, sigpath, check, optional, True)
+
+    def _pair(self, relpath: str, sigpath: Optional[str], check: SignedCheck,
+              optional: bool, keep: bool) -> tuple[bytes, Optional[bytes], Mirror]:
         errors: list[str] = []
         missing = 0
         for i in self._order():
-            url = mirror_join(self.mirrors[i], relpath)
-            validators = self.cache.index_validators(url)
-            headers = {}
-            if "etag" in validators:
-                headers["If-None-Match"] = validators["etag"]
-            if "last_modified" in validators:
-                headers["If-Modified-Since"] = validators["last_modified"]
+            mirror = self.mirrors[i]
             try:
-                with self._get(url, headers) as r:
-                    if r.status_code == 304:
-                        data = self.cache.index_data(url)
-                        if check:
-                            check(data, self.mirrors[i])
-                        self.active = i
-                        return data, self.mirrors[i]
-                    if r.status_code == 404:
-                        missing += 1
-                        errors.append(f"{url}: not found")
-                        continue
-                    r.raise_for_status()
-                    data = r.content
-                    got = {}
-                    if r.headers.get("ETag"):
-                        got["etag"] = r.headers["ETag"]
-                    if _past(r.headers.get("Last-Modified")):
-                        got["last_modified"] = r.headers["Last-Modified"]
-            except requests.RequestException as e:
-                errors.append(f"{url}: {_reason(e)}")
+                sig = self._index_answer(mirror, sigpath) if sigpath else None
+                if sigpath and sig is None and not optional:
+                    missing += 1
+                    errors.append(f"{mirror.url(sigpath)}: not found")
+                    continue
+                answer = self._index_answer(mirror, relpath)
+            except _Failed as e:
+                errors.append(str(e))
                 continue
-            if check:
-                check(data, self.mirrors[i])
-            self.cache.store_index(url, data, got)
+            if answer is None:
+                missing += 1
+                errors.append(f"{mirror.url(relpath)}: not found")
+                continue
+            check(answer.data, sig.data if sig else None, mirror)
+            for kept in (answer, sig) if keep else ():
+                if kept and kept.fresh:
+                    self.cache.store_index(kept.url, kept.data, kept.validators)
             self.active = i
-            return data, self.mirrors[i]
+            return answer.data, sig.data if sig else None, mirror
         if missing == len(self.mirrors):
             raise NotFound(relpath)
-        die(f"cannot fetch {relpath}: " + "; ".join(errors))
+        die(f"cannot fetch {relpath}: " + "; ".join(errors), file=relpath,
+            mirror=str(self.mirror))
 
     def signature(self, want: Wanted, check: Check) -> None:
         """Check the detached signature published beside a wanted file (relpath +
         .sig) with check(signature, mirror); keep it in the cache once it passed."""
-        cached = self.cache.signature(want.sha256)
+        cached = self.cache.signature(want.digest)
         if cached is not None:
-            check(cached, "the cache")
+            check(cached, self.mirror)
             return
+        sigpath = f"{want.relpath}.sig"
         try:
-            data, mirror = self.index(f"{want.relpath}.sig")
+            data, _ = self.index(sigpath, check, keep=False)
         except NotFound:
-            die(f"{want.relpath} has no signature on {self.mirror} "
-                f"({want.relpath}.sig not found) and the index carries none")
-        check(data, mirror)
-        self.cache.store_signature(want.sha256, data)
+            die(f"{want.relpath} has no signature on {self.mirror} ({sigpath} not found) "
+                "and the index carries none", file=sigpath, mirror=str(self.mirror))
+        self.cache.store_signature(want.digest, data)
 
     def hashed(self, want: Wanted) -> Path:
-        """A file whose SHA256 the signed index promised: from cache, else downloaded."""
-        cached = self.cache.lookup(want.sha256)
+        """A file whose digest the signed index promised: from cache, else downloaded."""
+        cached = self.cache.lookup(want.digest)
         if cached:
             return cached
         return self._download(want, lambda n: None)
@@ -140,28 +217,41 @@ class Fetcher:
     def _download(self, want: Wanted, progress: Callable[[int], None]) -> Path:
         errors: list[str] = []
         for i in self._order():
-            url = mirror_join(self.mirrors[i], want.relpath)
-            try:
-                with self._get(url) as r:
-                    r.raise_for_status()
+            mirror = self.mirrors[i]
+            url = mirror.url(want.relpath)
+            for attempt in range(BODY_ATTEMPTS):
+                done = 0
+                try:
+                    with self._get(url) as r:
+                        r.raise_for_status()
 
-                    def chunks() -> Iterator[bytes]:
-                        for chunk in r.iter_content(CHUNK):
-                            progress(len(chunk))
-                            yield chunk
+                        def chunks() -> Iterator[bytes]:
+                            nonlocal done
+                            for chunk in r.iter_content(CHUNK):
+                                done += len(chunk)
+                                progress(len(chunk))
+                                yield chunk
 
-                    try:
-                        path = self.cache.store(want.sha256, chunks())
-                    except ValueError as e:
-                        die(f"{want.relpath} from {self.mirrors[i]}: SHA256 {e} does not match "
-                            f"{want.sha256} promised by the signed index")
-            except requests.RequestException as e:
-                errors.append(f"{url}: {_reason(e)}")
-                continue
-            with self._lock:
-                self.downloads += 1
-            return path
-        die(f"cannot fetch {want.relpath}: " + "; ".join(errors))
+                        try:
+                            path = self.cache.store(want.digest, chunks())
+                        except Mismatch as e:
+                            die(f"{want.relpath} from {mirror}: {want.digest.label} {e.got} "
+                                f"does not match {want.digest.value} promised by the signed "
+                                "index", file=want.relpath, mirror=str(mirror))
+                except requests.HTTPError as e:
+                    errors.append(f"{url}: {_reason(e)}")
+                    break          # the mirror answered: asking again will not help
+                except (requests.RequestException, OSError) as e:
+                    progress(-done)
+                    if attempt + 1 < BODY_ATTEMPTS:
+                        continue
+                    errors.append(f"{url}: {_reason(e)}")
+                    break
+                with self._lock:
+                    self.downloads += 1
+                return path
+        die(f"cannot fetch {want.relpath}: " + "; ".join(errors), file=want.relpath,
+            mirror=str(self.mirror))
 
     def many(self, wants: Sequence[Wanted], progress: Callable[[int], None]) -> list[Path]:
         """Every wanted file, cached ones checked, missing ones fetched in parallel."""
@@ -169,7 +259,7 @@ class Fetcher:
         paths: dict[int, Path] = {}
         todo: list[int] = []
         for n, want in enumerate(wants):
-            cached = self.cache.lookup(want.sha256)
+            cached = self.cache.lookup(want.digest)
             if cached:
                 paths[n] = cached
                 progress(want.size)
@@ -202,21 +292,39 @@ def _past(http_date: Optional[str]) -> bool:
     return when <= datetime.now(timezone.utc) + timedelta(minutes=5)
 
 
-def mirror_join(mirror: str, relpath: str) -> str:
-    """The URL of relpath on a mirror. A mirror holding `$repo` is a per-repository
-    template, as pacman's Server lines are: relpath's first component names the
-    repository and the rest is the path under it."""
-    if "$repo" in mirror:
-        repo, _, rest = relpath.partition("/")
-        return f"{mirror.replace('$repo', repo)}/{rest}"
-    return f"{mirror}/{relpath}"
+def _chain(e: BaseException) -> Iterator[BaseException]:
+    """e and every exception it was raised from or wraps (requests and urllib3 nest
+    the real cause in args and `reason`)."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [e]
+    while todo:
+        cur = todo.pop()
+        if id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        yield cur
+        for nxt in (cur.__cause__, cur.__context__, getattr(cur, "reason", None),
+                    *[a for a in getattr(cur, "args", ()) if isinstance(a, BaseException)]):
+            if isinstance(nxt, BaseException):
+                todo.append(nxt)
 
 
-def _reason(e: requests.RequestException) -> str:
+def _reason(e: BaseException) -> str:
     if isinstance(e, requests.HTTPError) and e.response is not None:
         return f"HTTP {e.response.status_code}"
-    if isinstance(e, requests.ConnectionError):
-        return "connection failed"
+    request = getattr(e, "request", None)
+    host = urllib.parse.urlsplit(request.url).hostname if request is not None and \
+        request.url else None
+    for cause in _chain(e):
+        if isinstance(cause, socket.gaierror) or type(cause).__name__ == "NameResolutionError":
+            return f"cannot resolve {host or 'the host name'}"
     if isinstance(e, requests.Timeout):
         return "timed out"
+    for cause in _chain(e):
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, ConnectionResetError):
+            return "connection reset"
+    if isinstance(e, requests.ConnectionError):
+        return "connection failed"
     return type(e).__name__

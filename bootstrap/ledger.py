@@ -30,6 +30,11 @@ def norm(path: str) -> str:
     return "/".join(parts) or "."
 
 
+def ledger_path(tree: Path) -> Path:
+    """Where a directory tree's ledger lives: beside it, not inside the rootfs."""
+    return tree.parent / f"{tree.name}.rootstrap-ledger"
+
+
 class Ledger:
     def __init__(self) -> None:
         self.entries: dict[str, Entry] = {}

@@ -1,32 +1,46 @@
-"""Recipes: a distribution described as data, loaded from YAML and validated."""
+"""Recipes: a distribution described as data, loaded from YAML and validated.
+
+A recipe has a generic part, the same for every distribution, and the part its
+family reads (Schema): keys of the family's own at the top, in each release and
+in each variant. Either part's mistyped key is an error naming file and line."""
 from __future__ import annotations
 
 import os
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
-import yaml
-
+from bootstrap import schema
 from bootstrap.errors import die
 from bootstrap.paths import keys_dir, recipes_dir
 
 
 @dataclass(frozen=True)
+class NoKeys:
+    """A family with nothing of its own in that part of the recipe."""
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The dataclasses a family reads its recipe keys into."""
+    recipe: type = NoKeys
+    release: type = NoKeys
+    variant: type = NoKeys
+
+
+@dataclass(frozen=True)
 class Variant:
     name: str
-    essential: bool = False
-    priorities: tuple[str, ...] = ()
     packages: tuple[str, ...] = ()
+    config: Any = field(default_factory=NoKeys)
 
 
 @dataclass(frozen=True)
 class Release:
     name: str
-    aliases: tuple[str, ...]
-    merged_usr: bool
-    data: dict[str, Any]
+    aliases: tuple[str, ...] = ()
+    config: Any = field(default_factory=NoKeys)
 
 
 @dataclass(frozen=True)
@@ -43,7 +57,7 @@ class Recipe:
     variants: dict[str, Variant]
     default_variant: str
     hostname: str
-    data: dict[str, Any] = field(repr=False, default_factory=dict)
+    config: Any = field(repr=False, default_factory=NoKeys)
 
     def release(self, name: Optional[str]) -> Release:
         wanted = name or self.default_release
@@ -71,99 +85,98 @@ class Recipe:
         die(f"{self.name} has no architecture for this machine ({machine}); pass --arch")
 
 
-def _load_yaml(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = yaml.safe_load(f)
-    except OSError as e:
-        die(f"cannot read recipe {path}: {e.strerror}")
-    except yaml.YAMLError as e:
-        die(f"recipe {path} is not valid YAML: {str(e).splitlines()[0]}")
-    if not isinstance(doc, dict):
-        die(f"recipe {path} is not a mapping")
-    return doc
+# -- the generic part of each section ------------------------------------------
+
+@dataclass(frozen=True)
+class _Top:
+    name: str
+    family: str
+    mirrors: tuple[str, ...]
+    releases: dict[str, Optional[schema.Section]]
+    default_release: str
+    # the distribution's architecture names -> the kernel's (uname -m)
+    architectures: dict[str, str]
+    variants: dict[str, Optional[schema.Section]]
+    default_variant: str
+    description: str = ""
+    keyrings: tuple[str, ...] = ()
+    hostname: str = ""
 
 
-def _require(doc: dict[str, Any], key: str, kind: type, path: Path) -> Any:
-    value = doc.get(key)
-    if not isinstance(value, kind):
-        die(f"recipe {path}: '{key}' is missing or not a {kind.__name__}")
+@dataclass(frozen=True)
+class _Release:
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Variant:
+    packages: tuple[str, ...] = ()
+    alias: Optional[str] = None      # another variant's name: the same set
+
+
+def _section(doc: schema.Section, key: str, name: str) -> schema.Section:
+    value = doc[key][name]
+    if value is None:
+        value = schema.empty(doc)
     return value
 
 
-def _variants(doc: dict[str, Any], path: Path) -> dict[str, Variant]:
-    raw = _require(doc, "variants", dict, path)
-    out: dict[str, Variant] = {}
-    for name, spec in raw.items():
-        spec = spec or {}
-        if "alias" in spec:
-            continue
-        out[name] = Variant(
-            name=name,
-            essential=bool(spec.get("essential", False)),
-            priorities=tuple(spec.get("priorities", ())),
-            packages=tuple(spec.get("packages", ())),
-        )
-    for name, spec in raw.items():
-        if spec and "alias" in spec:
-            if spec["alias"] not in out:
-                die(f"recipe {path}: variant '{name}' is an alias of unknown '{spec['alias']}'")
-            target = out[spec["alias"]]
-            out[name] = Variant(name, target.essential, target.priorities, target.packages)
-    if "custom" not in out:
-        out["custom"] = Variant("custom")
-    return out
-
-
-def load(path: Path) -> Recipe:
-    doc = _load_yaml(path)
-    name = _require(doc, "name", str, path)
+def load(path: Path, schema_of: Callable[[str, str], Schema]) -> Recipe:
+    """The recipe at path; schema_of(family, where) gives the family's Schema."""
+    doc = schema.read(path)
+    family = doc.get("family")
+    if not isinstance(family, str):
+        die(f"{doc.where('family')}: 'family' is missing or not a string")
+    own = schema_of(family, doc.where("family"))
+    top, config = schema.split(doc, "the recipe", _Top, own.recipe)
     releases: dict[str, Release] = {}
-    for rel_name, spec in _require(doc, "releases", dict, path).items():
-        spec = spec or {}
-        releases[rel_name] = Release(
-            name=rel_name,
-            aliases=tuple(spec.get("aliases", ())),
-            merged_usr=bool(spec.get("merged_usr", False)),
-            data=spec,
-        )
-    default_release = _require(doc, "default_release", str, path)
-    if default_release not in releases:
-        die(f"recipe {path}: default_release '{default_release}' is not a release")
-    variants = _variants(doc, path)
-    default_variant = _require(doc, "default_variant", str, path)
-    if default_variant not in variants:
-        die(f"recipe {path}: default_variant '{default_variant}' is not a variant")
+    for name in top.releases:
+        section = _section(doc, "releases", name)
+        generic, rel_config = schema.split(section, f"releases.{name}", _Release, own.release)
+        releases[name] = Release(name, generic.aliases, rel_config)
+    if top.default_release not in releases:
+        die(f"{doc.where('default_release')}: default_release '{top.default_release}' "
+            "is not a release")
+    variants: dict[str, Variant] = {}
+    aliases: dict[str, str] = {}
+    for name in top.variants:
+        section = _section(doc, "variants", name)
+        generic, var_config = schema.split(section, f"variants.{name}", _Variant, own.variant)
+        if generic.alias is not None:
+            aliases[name] = generic.alias
+            continue
+        variants[name] = Variant(name, generic.packages, var_config)
+    for name, target in aliases.items():
+        if target not in variants:
+            die(f"{doc['variants'].where(name)}: variant '{name}' is an alias of unknown "
+                f"'{target}'")
+        variants[name] = Variant(name, variants[target].packages, variants[target].config)
+    if "custom" not in variants:
+        variants["custom"] = Variant("custom", (), own.variant())
+    if top.default_variant not in variants:
+        die(f"{doc.where('default_variant')}: default_variant '{top.default_variant}' "
+            "is not a variant")
     return Recipe(
-        name=name,
-        family=_require(doc, "family", str, path),
-        description=str(doc.get("description", name)),
-        path=path,
-        mirrors=tuple(_require(doc, "mirrors", list, path)),
-        keyrings=tuple(keys_dir() / k for k in doc.get("keyrings", ())),
-        releases=releases,
-        default_release=default_release,
-        architectures=dict(_require(doc, "architectures", dict, path)),
-        variants=variants,
-        default_variant=default_variant,
-        hostname=str(doc.get("hostname", name)),
-        data=doc,
-    )
+        name=top.name, family=family, description=top.description or top.name, path=path,
+        mirrors=top.mirrors, keyrings=tuple(keys_dir() / k for k in top.keyrings),
+        releases=releases, default_release=top.default_release,
+        architectures=dict(top.architectures), variants=variants,
+        default_variant=top.default_variant, hostname=top.hostname or top.name,
+        config=config)
 
 
-def find(name_or_path: str) -> Recipe:
+def path_of(name_or_path: str) -> Path:
     """A recipe by name from recipes/, or by path to a YAML file."""
     if os.sep in name_or_path or name_or_path.endswith((".yaml", ".yml")):
         path = Path(name_or_path)
         if not path.is_file():
             die(f"no recipe file {path}")
-        return load(path)
+        return path
     path = recipes_dir() / f"{name_or_path}.yaml"
     if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in recipes_dir().glob("*.yaml")))
-        die(f"unknown distribution '{name_or_path}' (known: {known})")
-    return load(path)
+        die(f"unknown distribution '{name_or_path}' (known: {', '.join(names())})")
+    return path
 
 
-def all_recipes() -> list[Recipe]:
-    return [load(p) for p in sorted(recipes_dir().glob("*.yaml"))]
+def names() -> list[str]:
+    return sorted(p.stem for p in recipes_dir().glob("*.yaml"))

@@ -15,9 +15,8 @@ import stat
 from pathlib import Path
 from typing import BinaryIO, Optional
 
+from bootstrap import intree
 from bootstrap.ledger import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK, Entry, Ledger
-
-MAX_LINKS = 40
 
 
 class Unsafe(Exception):
@@ -32,20 +31,24 @@ def clean_member(name: str) -> str:
     return "/".join(parts)
 
 
+# What making a directory that already exists does to its mode and owner: the
+# last package's wins, or the first one stays. Each package manager has its rule.
+TAKE_LAST, KEEP_FIRST = "take-last", "keep-first"
+
+
 class TreeWriter:
-    def __init__(self, root: Path, ledger: Ledger) -> None:
+    def __init__(self, root: Path, ledger: Ledger, existing_dirs: str = TAKE_LAST) -> None:
         self.root = root
         self.ledger = ledger
         self._dirs: dict[str, str] = {}   # resolved real directories, by the path asked for
-        # a directory made again keeps its first mode and owner (pacman) instead of
-        # taking the last package's (dpkg)
-        self.keep_existing_dirs = False
+        self.existing_dirs = existing_dirs
 
     def full(self, rel: str) -> str:
         return os.path.join(self.root, rel) if rel not in ("", ".") else str(self.root)
 
     def resolve(self, rel: str, follow_last: bool = False) -> str:
-        """rel with every symlink in its parents resolved inside the root."""
+        """rel with every symlink in its parents (and its last component, with
+        follow_last) resolved inside the root."""
         parts = [p for p in rel.split("/") if p not in ("", ".")]
         if not parts:
             return "."
@@ -55,7 +58,12 @@ class TreeWriter:
             return parent.rpartition("/")[0] if "/" in parent else "."
         path = f"{parent}/{last}" if parent != "." else last
         if follow_last and os.path.islink(self.full(path)):
-            return self._resolve_dir(path)
+            try:
+                return intree.resolve(str(self.root), path)
+            except intree.Loop:
+                raise Unsafe(f"too many levels of symbolic links: {rel}") from None
+            except intree.NotADir as e:
+                raise Unsafe(f"not a directory: {e}") from None
         return path
 
     def _resolve_dir(self, rel: str) -> str:
@@ -64,39 +72,31 @@ class TreeWriter:
         hit = self._dirs.get(rel)
         if hit is not None:
             return hit
-        out: list[str] = []
-        pending = [p for p in rel.split("/") if p]
-        hops = 0
-        while pending:
-            c = pending.pop(0)
-            if c in ("", "."):
-                continue
-            if c == "..":
-                if out:
-                    out.pop()
-                continue
-            cand = "/".join(out + [c])
-            try:
-                st = os.lstat(self.full(cand))
-            except FileNotFoundError:
-                out.append(c)
-                continue
-            if stat.S_ISLNK(st.st_mode):
-                hops += 1
-                if hops > MAX_LINKS:
-                    raise Unsafe(f"too many levels of symbolic links: {rel}")
-                target = os.readlink(self.full(cand))
-                if target.startswith("/"):
-                    out = []
-                pending = [p for p in target.split("/") if p] + pending
-            elif stat.S_ISDIR(st.st_mode):
-                out.append(c)
-            else:
-                raise Unsafe(f"not a directory: {cand}")
-        result = "/".join(out) or "."
-        if os.path.isdir(self.full(result)) and not os.path.islink(self.full(result)):
+        try:
+            result = intree.resolve(str(self.root), rel)
+        except intree.Loop:
+            raise Unsafe(f"too many levels of symbolic links: {rel}") from None
+        except intree.NotADir as e:
+            raise Unsafe(f"not a directory: {e}") from None
+        full = self.full(result)
+        if os.path.lexists(full) and not os.path.isdir(full):
+            raise Unsafe(f"not a directory: {result}")
+        if os.path.isdir(full) and not os.path.islink(full):
             self._dirs[rel] = result
         return result
+
+    def forget(self) -> None:
+        """Drop what is known of the tree's directories: after anything but this
+        writer changed the tree (a scriptlet may turn a directory into a link)."""
+        self._dirs.clear()
+
+    def exists(self, rel: str) -> bool:
+        """Is there an entry at rel, every link on the way followed inside the tree?"""
+        try:
+            path = intree.resolve(str(self.root), rel, strict=False)
+        except intree.Loop:
+            return False
+        return os.path.lexists(self.full(path))
 
     # -- creation -------------------------------------------------------
     def _ensure_parent(self, path: str) -> None:
@@ -115,19 +115,20 @@ class TreeWriter:
             raise Unsafe(f"a directory is in the way: {path}")
         os.unlink(full)
 
-    def mkdir(self, rel: str, mode: int, uid: int, gid: int,
-              mtime: Optional[float] = None) -> str:
+    def mkdir(self, rel: str, mode: int, uid: int, gid: int) -> str:
         path = self.resolve(rel)
         if path == ".":
             os.chmod(self.root, (mode & 0o7777) | 0o700)
             self.ledger.set(".", Entry(DIR, mode & 0o7777, uid, gid))
             return path
         full = self.full(path)
-        if os.path.islink(full) and os.path.isdir(full):
-            # a symlink to a directory stands for it (merged /usr): keep the link
-            return self.resolve(rel, follow_last=True)
+        if os.path.islink(full):
+            # a symlink to a directory of the tree stands for it (merged /usr): keep it
+            target = self.resolve(rel, follow_last=True)
+            if os.path.isdir(self.full(target)) and not os.path.islink(self.full(target)):
+                return target
         self._ensure_parent(path)
-        if self.keep_existing_dirs and os.path.isdir(full) and not os.path.islink(full) \
+        if self.existing_dirs == KEEP_FIRST and os.path.isdir(full) and not os.path.islink(full) \
                 and path in self.ledger:
             return path
         if not os.path.isdir(full) or os.path.islink(full):

@@ -19,7 +19,7 @@ import requests
 import zstandard
 
 import debmirror
-from bootstrap.seed import host_resolv_conf
+from bootstrap.baseconfig import host_resolv_conf
 
 pytestmark = pytest.mark.network
 

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap.cache import Cache
+from bootstrap.cache import Cache, Mismatch
+from bootstrap.digest import Digest
 
 
-def _store(cache: Cache, data: bytes) -> str:
-    sha = hashlib.sha256(data).hexdigest()
-    cache.store(sha, iter([data]))
-    return sha
+def _store(cache: Cache, data: bytes, algorithm: str = "sha256") -> Digest:
+    digest = Digest(algorithm, hashlib.new(algorithm, data).hexdigest())
+    cache.store(digest, iter([data]))
+    return digest
 
 
 def test_a_pinned_object_keeps_its_checked_bytes_when_the_file_is_replaced(tmp_path):
@@ -45,17 +46,34 @@ def test_a_corrupted_or_linked_object_is_dropped_not_served(tmp_path):
 
 
 def test_names_that_are_not_digests_never_become_paths(tmp_path):
+    for algorithm, bad in (("sha256", "../../etc/passwd"), ("sha256", "A" * 64),
+                           ("sha256", "ab" * 31), ("sha1", "ab" * 32), ("md5", "ab" * 16),
+                           ("../x", "ab" * 32)):
+        with pytest.raises(ValueError):
+            Digest(algorithm, bad)
     cache = Cache(tmp_path)
-    for bad in ("../../etc/passwd", "A" * 64, "ab" * 31):
-        with pytest.raises(ValueError):
-            cache.lookup(bad)
-        with pytest.raises(ValueError):
-            cache.store_signature(bad, b"sig")
-    sha = "ab" * 32
-    assert cache.signature(sha) is None
-    cache.store_signature(sha, b"sig")
-    assert cache.signature(sha) == b"sig"
-    assert sorted(p.name for p in Path(tmp_path).rglob("*.sig")) == [f"{sha}.sig"]
+    digest = Digest("sha256", "ab" * 32)
+    assert cache.signature(digest) is None
+    cache.store_signature(digest, b"sig")
+    assert cache.signature(digest) == b"sig"
+    assert sorted(p.name for p in Path(tmp_path).rglob("*.sig")) == [f"{digest.value}.sig"]
+
+
+def test_each_algorithm_the_indexes_use_is_stored_and_checked(tmp_path):
+    cache = Cache(tmp_path)
+    for algorithm in ("sha1", "sha256", "sha512"):
+        data = f"a package promised by {algorithm}".encode()
+        digest = _store(cache, data, algorithm)
+        assert cache.object_path(digest).parent.parent.name == algorithm
+        assert cache.lookup(digest).read_bytes() == data
+        wrong = Digest(algorithm, hashlib.new(algorithm, b"other").hexdigest())
+        with pytest.raises(Mismatch) as e:
+            cache.store(wrong, iter([data]))
+        assert e.value.got == digest.value
+        assert not cache.object_path(wrong).exists()
+        assert not [p for p in cache.object_path(wrong).parent.iterdir()
+                    if p.name.startswith(".tmp-")]
+    cache.close()
 
 
 def test_room_is_made_for_many_pinned_objects_but_no_more(tmp_path):

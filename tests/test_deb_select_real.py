@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bootstrap.families.deb.packages import DebPackage, parse_packages
-from bootstrap.families.deb.select import Seeds, select
+from bootstrap.families.deb.select import Request, select
 
 pytestmark = pytest.mark.network
 
@@ -21,13 +21,13 @@ DATA = Path(__file__).parent / "data"
 MERGED_USR = ("usr-is-merged",)
 
 VARIANTS = {
-    "essential": Seeds(essential=True, preselected=MERGED_USR),
-    "apt": Seeds(essential=True, names=("apt",), preselected=MERGED_USR),
-    "minbase": Seeds(essential=True, priorities=("required",), names=("apt",), preselected=MERGED_USR),
-    "buildd": Seeds(essential=True, priorities=("required",), names=("apt", "build-essential"),
+    "essential": Request(essential=True, preselected=MERGED_USR),
+    "apt": Request(essential=True, names=("apt",), preselected=MERGED_USR),
+    "minbase": Request(essential=True, priorities=("required",), names=("apt",), preselected=MERGED_USR),
+    "buildd": Request(essential=True, priorities=("required",), names=("apt", "build-essential"),
                     preselected=MERGED_USR),
-    "important": Seeds(essential=True, priorities=("required", "important"), preselected=MERGED_USR),
-    "standard": Seeds(essential=True, priorities=("required", "important", "standard"),
+    "important": Request(essential=True, priorities=("required", "important"), preselected=MERGED_USR),
+    "standard": Request(essential=True, priorities=("required", "important", "standard"),
                       preselected=MERGED_USR),
 }
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bootstrap.errors import Die
-from bootstrap.trust import WebOfTrust
+from bootstrap.trust.weboftrust import WebOfTrust
 
 
 def _gpg(home: Path, *args: str, input: bytes = b"") -> bytes:
@@ -58,11 +58,15 @@ def ring(keys):  # type: ignore[no-untyped-def]
 
 
 def test_a_key_three_masters_signed_is_valid(keys, ring):  # type: ignore[no-untyped-def]
-    ring.detached(b"package bytes", keys["sigs"]["full"], "core/x.pkg.tar.zst", "http://m")
+    signers = ring.detached(b"package bytes", keys["sigs"]["full"], "core/x.pkg.tar.zst",
+                            "http://m")
+    assert signers == [keys["fpr"]["full"].upper()]
 
 
 def test_masters_themselves_are_valid(keys, ring):  # type: ignore[no-untyped-def]
-    ring.detached(b"package bytes", keys["sigs"]["m2"], "core/x.pkg.tar.zst", "http://m")
+    signers = ring.detached(b"package bytes", keys["sigs"]["m2"], "core/x.pkg.tar.zst",
+                            "http://m")
+    assert signers == [keys["fpr"]["m2"].upper()]
 
 
 def test_one_master_signature_is_not_enough(keys, ring):  # type: ignore[no-untyped-def]
@@ -90,12 +94,16 @@ def test_every_signature_of_a_file_must_pass(keys, ring):  # type: ignore[no-unt
                          ((sigs["m1"], sigs["half"]), "marginal")):
         with pytest.raises(Die, match=reason):
             ring.detached(b"package bytes", b"".join(pair), "core/x", "http://m")
-    ring.detached(b"package bytes", sigs["full"] + sigs["m3"], "core/x", "http://m")
+    both = ring.detached(b"package bytes", sigs["full"] + sigs["m3"], "core/x", "http://m")
+    assert sorted(both) == sorted([keys["fpr"]["full"].upper(), keys["fpr"]["m3"].upper()])
 
 
 def test_unknown_key_and_tampered_data(keys, ring):  # type: ignore[no-untyped-def]
-    with pytest.raises(Die, match="not in the trusted keyring"):
+    with pytest.raises(Die, match="not in the trusted keyring") as e:
         ring.detached(b"package bytes", keys["sigs"]["other"], "core/z", "http://m")
+    # the failure names the file, the mirror and the key, for --json too
+    assert (e.value.file, e.value.mirror) == ("core/z", "http://m")
+    assert keys["fpr"]["other"].upper().endswith(e.value.key.upper())
     with pytest.raises(Die, match="BAD signature"):
         ring.detached(b"package bytes!", keys["sigs"]["full"], "core/z", "http://m")
 
@@ -103,7 +111,8 @@ def test_unknown_key_and_tampered_data(keys, ring):  # type: ignore[no-untyped-d
 def test_a_keyring_without_masters_is_trusted_directly(keys):  # type: ignore[no-untyped-def]
     k = WebOfTrust([keys["direct"]])
     try:
-        k.detached(b"package bytes", keys["sigs"]["other"], "core/z", "http://m")
+        assert k.detached(b"package bytes", keys["sigs"]["other"], "core/z", "http://m") \
+            == [keys["fpr"]["other"].upper()]
         with pytest.raises(Die, match="not in the trusted keyring"):
             k.detached(b"package bytes", keys["sigs"]["full"], "core/z", "http://m")
     finally:

@@ -1,20 +1,28 @@
 """Package families: one per package format. The pipeline asks every family the
-same questions and never which distribution it is building."""
+same questions and never which distribution it is building.
+
+A family is the package bootstrap/families/NAME, found by the recipe's
+`family: NAME`; its module NAME.family exports FAMILY, a Family subclass. Data moves
+forward: load_index returns the index, select a Plan, unpack what it unpacked,
+register what configure needs; the family object itself only holds the recipe."""
 from __future__ import annotations
 
-import urllib.parse
+import importlib
+import pkgutil
+import re
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
+
+from bootstrap import recipe as recipes
 from bootstrap.errors import die
-from bootstrap.fetch import Fetcher, Wanted
-from bootstrap.ledger import Ledger
-from bootstrap.recipe import Recipe, Release, Variant
+from bootstrap.fetch import Fetcher, Mirror, Wanted
+from bootstrap.recipe import Recipe, Release, Schema, Variant
 from bootstrap.sandbox.base import TreeRunner
-from bootstrap.treewriter import TreeWriter, Unsafe
-from bootstrap.trust import Keyring
+from bootstrap.treewriter import TAKE_LAST, TreeWriter, Unsafe
+from bootstrap.trust import Trust
 
 
 @dataclass(frozen=True)
@@ -25,77 +33,127 @@ class Chosen:
     wanted: Wanted
 
 
+@dataclass
+class Plan:
+    """What select() decided: the packages to fetch and unpack, in unpack order.
+    Families subclass it with what their later steps need."""
+    packages: list[Chosen]
+
+
+@dataclass
+class RunSetup:
+    """What `rootstrap run` adds for one tree: environment, and files shown under
+    /run/rootstrap inside the tree while the command runs (never written to it)."""
+    env: dict[str, str] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
+    path: tuple[str, ...] = ()          # folders under /run/rootstrap put first on PATH
+
+
 class Family(ABC):
-    trust_model = "direct"   # how the keyring vouches: see trust.open_keyring
+    schema = Schema()                   # the family's own recipe keys
+    existing_dirs = TAKE_LAST           # the tree writer's rule for a directory made twice
 
     def __init__(self, recipe: Recipe, release: Release, arch: str) -> None:
         self.recipe = recipe
         self.release = release
         self.arch = arch
 
+    @classmethod
     @abstractmethod
-    def load_index(self, fetcher: Fetcher, keyring: Keyring) -> None:
+    def open_trust(cls, paths: Sequence[Path]) -> Trust:
+        """The trust roots (the recipe's, or --keyring's), as this family checks them."""
+
+    def mirror(self, url: str) -> Mirror:
+        """A mirror as the distribution's users write it."""
+        return Mirror(url)
+
+    @abstractmethod
+    def load_index(self, fetcher: Fetcher, trust: Any) -> Any:
         """Fetch the repository index, verify its signature, parse it."""
 
     @abstractmethod
-    def select(self, variant: Variant, include: list[str], exclude: list[str]) -> list[Chosen]:
+    def select(self, index: Any, variant: Variant, include: list[str],
+               exclude: list[str]) -> Plan:
         """The dependency closure of the variant's packages plus include."""
 
-    def verify(self, chosen: Sequence[Chosen], archives: Sequence[Path], fetcher: Fetcher,
+    def verify(self, plan: Any, archives: Sequence[Path], fetcher: Fetcher, trust: Any,
                jobs: int) -> None:
         """Check each downloaded package's own signature, where the family has them
-        (the hash the signed index promised was checked on download)."""
+        (the digest the signed index promised was checked on download)."""
 
-    @abstractmethod
     def prepare(self, writer: TreeWriter) -> None:
         """Lay out what must exist before the first package (merged /usr links)."""
 
     @abstractmethod
-    def unpack(self, pkg: Chosen, archive: Path, writer: TreeWriter) -> None:
-        """Stream one verified package archive into the tree."""
+    def unpack(self, plan: Any, pkg: Chosen, archive: Path, writer: TreeWriter) -> Any:
+        """Stream one verified package archive into the tree; what it unpacked."""
 
     @abstractmethod
-    def register(self, writer: TreeWriter) -> None:
-        """Write the target's package database for everything unpacked."""
+    def register(self, plan: Any, unpacked: list[Any], writer: TreeWriter) -> Any:
+        """Write the target's package database; what configure needs of it."""
 
     @abstractmethod
-    def configure(self, runner: TreeRunner) -> None:
+    def configure(self, plan: Any, registered: Any, runner: TreeRunner,
+                  writer: TreeWriter) -> None:
         """Run scriptlets, triggers and hooks inside the tree."""
 
     @abstractmethod
-    def seed(self, writer: TreeWriter, mirror: str) -> None:
-        """The family's own configuration: package sources pointing at the mirror."""
+    def write_sources(self, plan: Any, writer: TreeWriter, mirror: Mirror) -> None:
+        """The package manager's sources in the tree, pointing at the mirror used."""
 
-    def finish(self, writer: TreeWriter, ledger: Ledger) -> None:
+    def finish(self, writer: TreeWriter) -> None:
         """Tidy what configuring leaves behind."""
 
-    def mirror_url(self, url: str) -> str:
-        """A mirror as the distribution's users write it, as the base the family's
-        index paths are appended to (for deb: the URL of sources.list)."""
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            die(f"mirror '{url}' is not an http(s) URL")
-        return url.rstrip("/")
+    @classmethod
+    def run_setup(cls, tree: Path, holds_ids: bool) -> RunSetup:
+        """What the tree's own tools need while `rootstrap run` runs them, if the
+        tree is of this family (holds_ids: the system users of the tree exist
+        as ids in the namespace)."""
+        return RunSetup()
 
 
 @contextmanager
-def unpacking(relpath: str, mirror: str) -> Iterator[None]:
+def unpacking(relpath: str, mirror: object) -> Iterator[None]:
     """One package's unpacking, its failures turned into one-line errors."""
     try:
         yield
     except Unsafe as e:
-        die(f"{relpath} from {mirror}: refusing unsafe entry ({e})")
+        die(f"{relpath} from {mirror}: refusing unsafe entry ({e})", file=relpath,
+            mirror=str(mirror))
     except ValueError as e:
-        die(f"{relpath} from {mirror}: {e}")
+        die(f"{relpath} from {mirror}: {e}", file=relpath, mirror=str(mirror))
     except OSError as e:
-        die(f"{relpath}: cannot unpack into the tree: {e}")
+        die(f"{relpath}: cannot unpack into the tree: {e}", file=relpath)
 
 
-def family_for(recipe: Recipe, release: Release, arch: str) -> Family:
-    if recipe.family == "deb":
-        from bootstrap.families.deb.family import DebFamily
-        return DebFamily(recipe, release, arch)
-    if recipe.family == "pacman":
-        from bootstrap.families.pacman.family import PacmanFamily
-        return PacmanFamily(recipe, release, arch)
-    die(f"recipe {recipe.path}: unknown family '{recipe.family}' (known: deb, pacman)")
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def known() -> list[str]:
+    """The families there are: the packages under bootstrap/families."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.ispkg)
+
+
+def family_class(name: str, where: str = "") -> type[Family]:
+    """The family called name (`family: name` in a recipe, at where)."""
+    prefix = f"{where}: " if where else ""
+    if not _NAME.fullmatch(name) or name not in known():
+        die(f"{prefix}unknown family '{name}' (known: {', '.join(known())})")
+    module = importlib.import_module(f"{__name__}.{name}.family")
+    cls = getattr(module, "FAMILY", None)
+    if not (isinstance(cls, type) and issubclass(cls, Family)):
+        die(f"{prefix}{name}/family.py exports no FAMILY class")
+    return cls
+
+
+def load_recipe(name_or_path: str) -> tuple[Recipe, type[Family]]:
+    """A recipe, validated against its family's own keys, and that family."""
+    path = recipes.path_of(name_or_path)
+    found: dict[str, type[Family]] = {}
+
+    def schema_of(family: str, where: str) -> Schema:
+        found["cls"] = family_class(family, where)
+        return found["cls"].schema
+
+    recipe = recipes.load(path, schema_of)
+    return recipe, found["cls"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import socket
 import subprocess
 import sys
 import tempfile
@@ -19,10 +20,12 @@ MOUNTS = ("dev", "proc", "sys")
 
 
 class CommandFailed(Exception):
-    def __init__(self, argv: Sequence[str], code: int) -> None:
-        super().__init__(f"{' '.join(argv)} exited with {code}")
+    def __init__(self, argv: Sequence[str], code: int, reason: str = "") -> None:
+        super().__init__(f"{' '.join(argv)}: {reason}" if reason
+                         else f"{' '.join(argv)} exited with {code}")
         self.argv = list(argv)
         self.code = code
+        self.reason = reason      # why it could not be started at all
 
 
 class Sandbox:
@@ -105,21 +108,33 @@ class Sandbox:
     def run(self, tree: Path, commands: Sequence[Sequence[str]], env: dict[str, str],
             log: Optional[int] = None, fake_chown: bool = False,
             interactive: bool = False, resolv: Optional[str] = None,
-            input: Optional[bytes] = None) -> None:
+            input: Optional[bytes] = None, hostname: Optional[str] = None,
+            scratch: Optional[dict[str, bytes]] = None) -> None:
         """Enter tree (with the host's /dev, /proc and /sys) and run each command in
         turn as root; raise CommandFailed at the first that fails. fake_chown: chown
         succeeds without effect where ownership cannot be made real (see linux.py).
         resolv: a host file to show as the tree's /etc/resolv.conf while it runs.
-        input: what every command reads on stdin (else nothing)."""
+        input: what every command reads on stdin (else nothing). hostname: the
+        name the commands see (a UTS namespace of their own). scratch: files shown
+        under /run/rootstrap while they run (a tmpfs on the tree's /run)."""
         tree = tree.resolve()
 
-        def inside() -> Optional[tuple[list[str], int]]:
+        def inside() -> Optional[tuple[list[str], int, str]]:
             for name in MOUNTS:
-                os.makedirs(tree / name, exist_ok=True)
-                linux.mount(f"/{name}", str(tree / name), None, linux.MS_BIND | linux.MS_REC)
+                mountpoint = tree / name
+                if mountpoint.is_symlink():
+                    continue       # a package's link would carry the mount out of the tree
+                os.makedirs(mountpoint, exist_ok=True)
+                linux.mount(f"/{name}", str(mountpoint), None, linux.MS_BIND | linux.MS_REC)
             target = tree / "etc/resolv.conf"
-            if resolv and target.is_file() and not target.is_symlink():
+            if resolv and target.is_file() and not target.is_symlink() \
+                    and not (tree / "etc").is_symlink():
                 linux.mount(resolv, str(target), None, linux.MS_BIND)
+            if scratch:
+                _mount_scratch(tree, scratch)
+            if hostname:
+                linux.unshare(linux.CLONE_NEWUTS)
+                socket.sethostname(hostname)
             if fake_chown:
                 linux.fake_chown()
             os.chroot(tree)
@@ -131,6 +146,26 @@ class Sandbox:
             raise CommandFailed(*failed)
 
 
+SCRATCH = "run/rootstrap"
+
+
+def _mount_scratch(tree: Path, files: dict[str, bytes]) -> None:
+    run = tree / "run"
+    if run.is_symlink() or not run.is_dir():
+        return
+    linux.mount("tmpfs", str(run), "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "mode=0755")
+    write_scratch(tree / SCRATCH, files)
+
+
+def write_scratch(folder: Path, files: dict[str, bytes]) -> None:
+    """files (relative names) under folder; those under bin/ executable."""
+    for name, data in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        path.chmod(0o755 if name.startswith("bin/") else 0o644)
+
+
 def stdin_args(interactive: bool, input: Optional[bytes]) -> dict[str, Any]:
     if input is not None:
         return {"input": input}
@@ -138,31 +173,41 @@ def stdin_args(interactive: bool, input: Optional[bytes]) -> dict[str, Any]:
 
 
 def _run_all(commands: Sequence[Sequence[str]], env: dict[str, str], log: Optional[int],
-             interactive: bool, input: Optional[bytes]) -> Optional[tuple[list[str], int]]:
+             interactive: bool, input: Optional[bytes]
+             ) -> Optional[tuple[list[str], int, str]]:
     for argv in commands:
+        reason = ""
         try:
             code = subprocess.run(list(argv), env=env, **stdin_args(interactive, input),
                                   stdout=log, stderr=subprocess.STDOUT if log else None
                                   ).returncode
-        except OSError:
-            code = 127   # as a shell reports a command it cannot run
+        except OSError as e:
+            # as a shell reports a command it cannot find (127) or cannot run (126)
+            code = 127 if isinstance(e, FileNotFoundError) else 126
+            reason = e.strerror or str(e)
         if code != 0:
-            return list(argv), code
+            return list(argv), code, reason
     return None
 
 
 class TreeRunner:
-    """How a family's configure step runs commands in the tree it is building."""
+    """How a family's configure step runs commands in the tree it is building.
+    after_run is called once commands ran (they may have changed the tree)."""
 
     def __init__(self, sandbox: Sandbox, tree: Path, path_prefix: str, log: Optional[int],
-                 fake_chown: bool) -> None:
+                 fake_chown: bool, after_run: Optional[Callable[[], None]] = None) -> None:
         self.sandbox = sandbox
         self.tree = tree
         self.path = f"{path_prefix}:{SAFE_PATH}" if path_prefix else SAFE_PATH
         self.log = log
         self.fake_chown = fake_chown
+        self.after_run = after_run
 
     def run(self, commands: Sequence[Sequence[str]], env: dict[str, str],
             input: Optional[bytes] = None) -> None:
-        self.sandbox.run(self.tree, commands, dict(env, PATH=self.path), self.log,
-                         fake_chown=self.fake_chown, input=input)
+        try:
+            self.sandbox.run(self.tree, commands, dict(env, PATH=self.path), self.log,
+                             fake_chown=self.fake_chown, input=input)
+        finally:
+            if self.after_run:
+                self.after_run()

@@ -4,11 +4,13 @@ fake root also answers chown with success, and the ledger keeps the truth."""
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
 from bootstrap.sandbox import linux
-from bootstrap.sandbox.base import MOUNTS, CommandFailed, Sandbox, stdin_args
+from bootstrap.sandbox.base import (MOUNTS, SCRATCH, CommandFailed, Sandbox, stdin_args,
+                                    write_scratch)
 
 
 class PtraceSandbox(Sandbox):
@@ -22,12 +24,24 @@ class PtraceSandbox(Sandbox):
     def run(self, tree: Path, commands: Sequence[Sequence[str]], env: dict[str, str],
             log: Optional[int] = None, fake_chown: bool = False,
             interactive: bool = False, resolv: Optional[str] = None,
-            input: Optional[bytes] = None) -> None:
+            input: Optional[bytes] = None, hostname: Optional[str] = None,
+            scratch: Optional[dict[str, bytes]] = None) -> None:
+        """As Sandbox.run; hostname cannot be given without a UTS namespace (PRoot
+        fakes no host name), and scratch is a host folder bound at /run/rootstrap."""
         base = [self.proot, "-0", "-r", str(tree.resolve()), "-w", "/"]
         for name in MOUNTS:
             base += ["-b", f"/{name}"]
         if resolv and (tree / "etc/resolv.conf").is_file():
             base += ["-b", f"{resolv}:/etc/resolv.conf"]
+        with tempfile.TemporaryDirectory(prefix="rootstrap-run-") as folder:
+            if scratch:
+                write_scratch(Path(folder), scratch)
+                base += ["-b", f"{folder}:/{SCRATCH}"]
+            self._run_each(base, commands, env, log, fake_chown, interactive, input)
+
+    def _run_each(self, base: list[str], commands: Sequence[Sequence[str]],
+                  env: dict[str, str], log: Optional[int], fake_chown: bool,
+                  interactive: bool, input: Optional[bytes]) -> None:
         for argv in commands:
             # PRoot fakes chown that fails with EPERM, not EINVAL (an unmapped id when
             # it runs inside someone's user namespace): the filter answers both

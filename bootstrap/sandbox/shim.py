@@ -10,12 +10,13 @@ own chown(2) or mknod(2) is not recorded: the documented gap of these modes."""
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from pathlib import Path
 from typing import Callable, Optional
 
+from bootstrap import intree
 from bootstrap.ledger import BLOCK, CHAR, Entry, Ledger, norm
+from bootstrap.treewriter import TreeWriter
 
 DIR = ".rootstrap"          # in the tree's root while scriptlets run; removed afterwards
 LOG = f"{DIR}/owners.log"
@@ -31,27 +32,26 @@ _CHOWN = _HEAD + _RECORD + 'exec TOOL "$@"\n'
 _MKNOD = _HEAD + _RECORD + 'command mknod "$@" 2>/dev/null\nexit 0\n'
 
 
-def install(root: Path, chown: bool) -> str:
+def install(writer: TreeWriter, chown: bool) -> str:
     """Put the stand-ins into the tree (chown and chgrp only when chown cannot be
-    real); return the PATH prefix that selects them."""
-    bindir = root / DIR / "bin"
-    bindir.mkdir(parents=True, exist_ok=True)
+    real), through the confined writer; return the PATH prefix that selects them."""
+    writer.mkdir(DIR, 0o755, 0, 0)
+    writer.mkdir(f"{DIR}/bin", 0o755, 0, 0)
     tools = {"mknod": _MKNOD}
     if chown:
         tools.update(chown=_CHOWN, chgrp=_CHOWN)
     for tool, script in tools.items():
-        path = bindir / tool
-        path.write_text(script.replace("TOOL", tool))
-        path.chmod(0o755)
+        writer.write_bytes(f"{DIR}/bin/{tool}", script.replace("TOOL", tool).encode(), 0o755)
     return f"/{DIR}/bin"
 
 
-def _table(root: Path, name: str) -> dict[str, tuple[int, int]]:
+def _table(writer: TreeWriter, name: str) -> dict[str, tuple[int, int]]:
     """name -> (id, primary group id) from the tree's /etc/passwd or /etc/group."""
     out: dict[str, tuple[int, int]] = {}
     try:
-        lines = (root / "etc" / name).read_text(errors="replace").splitlines()
-    except OSError:
+        path = intree.resolve(str(writer.root), f"etc/{name}", strict=False)
+        lines = Path(writer.full(path)).read_text(errors="replace").splitlines()
+    except (OSError, intree.Loop):
         return out
     for line in lines:
         parts = line.split(":")
@@ -79,12 +79,17 @@ def _owner(tool: str, spec: str, users: dict[str, tuple[int, int]],
     return uid, None
 
 
-def collect(root: Path, ledger: Ledger, resolve: Callable[[str, bool], str]) -> None:
+def collect(writer: TreeWriter) -> None:
     """Fold the recorded owner changes into the ledger, in the order they were made,
-    and remove the stand-ins. resolve(path, follow) gives the real tree path."""
-    log = root / LOG
-    if log.is_file():
-        users, groups = _table(root, "passwd"), _table(root, "group")
+    and remove the stand-ins."""
+    root, ledger = writer.root, writer.ledger
+
+    def resolve(path: str, follow: bool) -> str:
+        return writer.resolve(path, follow_last=follow)
+
+    log = Path(writer.full(writer.resolve(LOG)))
+    if log.is_file() and not log.is_symlink():
+        users, groups = _table(writer, "passwd"), _table(writer, "group")
         for record in log.read_text(errors="replace").split("\n"):
             fields = record.split("\037")[:-1]
             if len(fields) < 3:
@@ -109,8 +114,7 @@ def collect(root: Path, ledger: Ledger, resolve: Callable[[str, bool], str]) -> 
                     if entry is not None:
                         entry.uid = entry.uid if uid is None else uid
                         entry.gid = entry.gid if gid is None else gid
-    shutil.rmtree(root / DIR, ignore_errors=True)
-    ledger.drop(DIR)
+    writer.remove(DIR)
 
 
 def _node(root: Path, ledger: Ledger, resolve: Callable[[str, bool], str], cwd: str,

@@ -2,11 +2,11 @@
 order mmdebstrap uses: the essential set first, then everything else."""
 from __future__ import annotations
 
-from pathlib import Path
 from bootstrap.errors import die
 from bootstrap.families.deb.dpkgdb import ADMIN
 from bootstrap.families.deb.packages import DebPackage
 from bootstrap.sandbox.base import CommandFailed, TreeRunner
+from bootstrap.treewriter import TreeWriter
 
 POLICY_RC_D = "usr/sbin/policy-rc.d"
 
@@ -39,22 +39,25 @@ def _order(pkgs: list[DebPackage]) -> list[DebPackage]:
     return out
 
 
-def _preinst(root: Path, p: DebPackage) -> list[list[str]]:
+def _preinst(writer: TreeWriter, p: DebPackage) -> list[list[str]]:
     name = f"{p.name}:{p.architecture}" if p.multi_arch == "same" else p.name
     script = f"/{ADMIN}/info/{name}.preinst"
-    if not (root / script.lstrip("/")).exists():
+    if not writer.exists(script):
         return []
     return [["/usr/bin/env", f"DPKG_MAINTSCRIPT_PACKAGE={p.name}",
              f"DPKG_MAINTSCRIPT_ARCH={p.architecture}", "DPKG_MAINTSCRIPT_NAME=preinst",
              f"DPKG_ADMINDIR=/{ADMIN}", "DPKG_ROOT=", script, "install"]]
 
 
-def run(runner: TreeRunner, chosen: list[DebPackage],
+def run(runner: TreeRunner, writer: TreeWriter, chosen: list[DebPackage],
         activations: dict[str, list[str]]) -> None:
-    root = runner.tree
     env = {
         "LC_ALL": "C", "HOME": "/root", "TERM": "dumb",
         "DEBIAN_FRONTEND": "noninteractive", "DEBCONF_NONINTERACTIVE_SEEN": "true",
+        # debconf looks for root's ~/.debconfrc through getpwuid(), which has no
+        # answer before base-passwd is configured (perl then warns "Use of
+        # uninitialized value"); naming the system file skips that lookup
+        "DEBCONF_SYSTEMRC": "/etc/debconf.conf",
     }
     essential = [p for p in chosen if p.essential]
     essential_names = closure(essential, chosen)
@@ -63,21 +66,19 @@ def run(runner: TreeRunner, chosen: list[DebPackage],
     dpkg = ["dpkg", "--force-confdef", "--force-confold"]
     commands: list[list[str]] = []
     for p in first:
-        commands += _preinst(root, p)
+        commands += _preinst(writer, p)
     if first:
         commands.append(dpkg + ["--configure"] + [p.name for p in first])
     for p in rest:
-        commands += _preinst(root, p)
+        commands += _preinst(writer, p)
     commands.append(dpkg + ["--configure", "-a"])
     if activations:
         commands += [["dpkg-trigger", "--no-await", t] for t in sorted(activations)]
         commands.append(dpkg + ["--triggers-only", "-a"])
-    policy = root / POLICY_RC_D
-    policy.parent.mkdir(parents=True, exist_ok=True)
-    had_policy = policy.exists()
+    had_policy = writer.exists(POLICY_RC_D)
     if not had_policy:
-        policy.write_text("#!/bin/sh\n# rootstrap: no services start while building\nexit 101\n")
-        policy.chmod(0o755)
+        writer.write_bytes(POLICY_RC_D, b"#!/bin/sh\n# rootstrap: no services start while "
+                           b"building\nexit 101\n", 0o755)
     try:
         runner.run(commands, env)
     except CommandFailed as e:
@@ -86,18 +87,18 @@ def run(runner: TreeRunner, chosen: list[DebPackage],
         die(f"configuring failed: {e}")
     finally:
         if not had_policy:
-            policy.unlink(missing_ok=True)
+            writer.remove(POLICY_RC_D)
 
 
-def closure(seed: list[DebPackage], chosen: list[DebPackage]) -> set[str]:
-    """The names of seed and everything in chosen it depends on."""
+def closure(roots: list[DebPackage], chosen: list[DebPackage]) -> set[str]:
+    """The names of roots and everything in chosen they depend on."""
     by_name = {p.name: p for p in chosen}
     provided: dict[str, str] = {}
     for p in chosen:
         for rel in p.provides:
             provided.setdefault(rel.name, p.name)
     out: set[str] = set()
-    todo = list(seed)
+    todo = list(roots)
     while todo:
         p = todo.pop()
         if p.name in out:

@@ -3,21 +3,73 @@ from __future__ import annotations
 
 import gzip
 import lzma
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional, Sequence
 
+from bootstrap.digest import Digest
 from bootstrap.errors import die
-from bootstrap.families import Chosen, Family, unpacking
+from bootstrap.families import Chosen, Family, Plan, RunSetup, unpacking
 from bootstrap.families.deb import configure, dpkgdb, sources
 from bootstrap.families.deb.debfile import Unpacked, unpack
 from bootstrap.families.deb.packages import DebPackage, parse_packages
 from bootstrap.families.deb.release import Release as SignedRelease
-from bootstrap.families.deb.select import Seeds, select
-from bootstrap.fetch import Fetcher, NotFound, Wanted
-from bootstrap.ledger import Ledger
-from bootstrap.recipe import Variant
+from bootstrap.families.deb.select import Request, select
+from bootstrap.fetch import Fetcher, Mirror, NotFound, Wanted
+from bootstrap.recipe import Schema, Variant
 from bootstrap.sandbox.base import TreeRunner
 from bootstrap.treewriter import TreeWriter
-from bootstrap.trust import Keyring
+from bootstrap.trust.openpgp import OpenPGP
+
+
+@dataclass(frozen=True)
+class Sources:
+    """How apt's sources are written in the tree (see sources.py)."""
+    format: str = "deb822"                # or "list": one-line sources.list
+    suites: tuple[str, ...] = ()          # default: the release itself
+    security: Optional[str] = None        # the security suite, on security_mirror
+    signed_by: Optional[str] = None       # the keyring apt checks them with
+
+
+@dataclass(frozen=True)
+class DebRecipe:
+    components: tuple[str, ...] = ("main",)
+    security_mirror: Optional[str] = None
+    # directories that become links into /usr on a merged-/usr tree: by
+    # architecture, with "default" for the others
+    merged_usr_links: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DebRelease:
+    version: Optional[str] = None
+    merged_usr: bool = False
+    sources: Sources = Sources()
+
+
+@dataclass(frozen=True)
+class DebVariant:
+    essential: bool = False               # every Essential: yes package
+    priorities: tuple[str, ...] = ()      # every package of these priorities
+
+
+@dataclass
+class DebIndex:
+    packages: list[DebPackage]
+    mirror: Mirror
+    keyring: Optional[bytes]              # --keyring's keys, for the tree's apt to trust
+
+
+@dataclass
+class DebPlan(Plan):
+    chosen: list[DebPackage]
+    request: Request
+    keyring: Optional[bytes]
+    mirror: Mirror
+
+
+# apt reads this file named by APT_CONFIG before its own configuration
+APT_SANDBOX = b'// rootstrap run: _apt is not mapped in this namespace\nAPT::Sandbox::User "root";\n'
 
 
 def _decompress(data: bytes, name: str) -> str:
@@ -29,105 +81,140 @@ def _decompress(data: bytes, name: str) -> str:
 
 
 class DebFamily(Family):
-    packages: list[DebPackage]
-    chosen: list[DebPackage]
+    schema = Schema(DebRecipe, DebRelease, DebVariant)
+
+    @classmethod
+    def open_trust(cls, paths: Sequence[Path]) -> OpenPGP:
+        return OpenPGP(paths)
 
     @property
     def suite(self) -> str:
         return self.release.name
 
-    def load_index(self, fetcher: Fetcher, keyring: Keyring) -> None:
+    def load_index(self, fetcher: Fetcher, trust: OpenPGP) -> DebIndex:
         dists = f"dists/{self.suite}"
-
         signed_text = b""
 
-        def clearsigned(data: bytes, mirror: str) -> None:
+        def clearsigned(data: bytes, mirror: Mirror) -> None:
             nonlocal signed_text
-            signed_text = keyring.clearsigned(data, f"{dists}/InRelease", mirror)
+            signed_text = trust.clearsigned(data, f"{dists}/InRelease", mirror)
 
         try:
             _, mirror = fetcher.index(f"{dists}/InRelease", clearsigned)
             text = signed_text.decode("utf-8", "replace")
             what = f"{dists}/InRelease from {mirror}"
         except NotFound:
+            def detached(data: bytes, sig: Optional[bytes], m: Mirror) -> None:
+                assert sig is not None
+                trust.detached(data, sig, f"{dists}/Release", m)
+
             try:
-                sig, _ = fetcher.index(f"{dists}/Release.gpg")
-                data, mirror = fetcher.index(f"{dists}/Release", lambda data, m: keyring.detached(
-                    data, sig, f"{dists}/Release", m))
+                data, _, mirror = fetcher.signed_index(f"{dists}/Release",
+                                                       f"{dists}/Release.gpg", detached)
             except NotFound:
-                die(f"{fetcher.mirror} has no {dists}/InRelease or {dists}/Release: "
-                    f"is '{self.suite}' a suite on this mirror?")
+                die(f"{fetcher.mirror} has no {dists}/InRelease, nor {dists}/Release with "
+                    f"Release.gpg: is '{self.suite}' a suite on this mirror?",
+                    file=f"{dists}/InRelease", mirror=str(fetcher.mirror))
             text = data.decode("utf-8", "replace")
             what = f"{dists}/Release from {mirror}"
         signed = SignedRelease.parse(text, what)
         signed.check_suite((self.suite,) + self.release.aliases, what)
         signed.check_fresh(what)
-        self.mirror = mirror
-        self.packages = []
-        for component in self.recipe.data.get("components", ["main"]):
-            want = signed.index(component, self.arch, what)
-            want = Wanted(f"{dists}/{want.relpath}", want.sha256, want.size)
+        packages: list[DebPackage] = []
+        for component in self.recipe.config.components:
+            want = signed.index(component, self.arch, what, prefix=f"{dists}/")
             path = fetcher.hashed(want)
-            self.packages += parse_packages(_decompress(path.read_bytes(), want.relpath),
-                                            self.arch)
+            packages += parse_packages(_decompress(path.read_bytes(), want.relpath), self.arch)
+        overridden = list(trust.paths) != list(self.recipe.keyrings)
+        return DebIndex(packages, mirror, trust.export() if overridden else None)
 
-    def select(self, variant: Variant, include: list[str], exclude: list[str]) -> list[Chosen]:
+    def select(self, index: DebIndex, variant: Variant, include: list[str],
+               exclude: list[str]) -> DebPlan:
         where = f"{self.suite} {self.arch}"
         pre: tuple[str, ...] = ()
-        if self.release.merged_usr and any(p.name == "usr-is-merged" for p in self.packages):
+        if self.release.config.merged_usr and \
+                any(p.name == "usr-is-merged" for p in index.packages):
             pre = ("usr-is-merged",)
-        seeds = Seeds(essential=variant.essential, priorities=variant.priorities,
-                      names=tuple(variant.packages) + tuple(include), exclude=tuple(exclude),
-                      preselected=pre)
-        if not seeds.essential and not seeds.priorities and not seeds.names:
+        request = Request(essential=variant.config.essential,
+                          priorities=variant.config.priorities,
+                          names=tuple(variant.packages) + tuple(include),
+                          exclude=tuple(exclude), preselected=pre)
+        if not request.essential and not request.priorities and not request.names:
             die(f"variant '{variant.name}' installs only what --include names, and it is empty")
-        self.chosen = select(self.packages, seeds, self.arch, where)
-        self.seeds = seeds
-        self.unpacked: list[Unpacked] = []
-        return [Chosen(p.name, p.version, Wanted(p.filename, p.sha256, p.size))
-                for p in self.chosen]
+        chosen = select(index.packages, request, self.arch, where)
+        return DebPlan([Chosen(p.name, p.version, self._wanted(p, index)) for p in chosen],
+                       chosen, request, index.keyring, index.mirror)
+
+    @staticmethod
+    def _wanted(p: DebPackage, index: DebIndex) -> Wanted:
+        try:
+            digest = Digest("sha256", p.sha256)
+        except ValueError:
+            die(f"the index of {index.mirror} promises {p.sha256!r} as the SHA256 of "
+                f"{p.filename}, which is not a digest", file=p.filename,
+                mirror=str(index.mirror))
+        return Wanted(p.filename, digest, p.size)
 
     def prepare(self, writer: TreeWriter) -> None:
-        if not self.release.merged_usr:
+        if not self.release.config.merged_usr:
             return
-        links = self.recipe.data.get("merged_usr_links", {})
-        for name in links.get(self.arch, links.get("default", [])):
+        links = self.recipe.config.merged_usr_links
+        for name in links.get(self.arch, links.get("default", ())):
             writer.mkdir(f"usr/{name}", 0o755, 0, 0)
             writer.symlink(name, f"usr/{name}")
 
-    def unpack(self, pkg: Chosen, archive: Path, writer: TreeWriter) -> None:
-        with unpacking(pkg.wanted.relpath, self.mirror):
-            self.unpacked.append(unpack(archive, writer))
+    def unpack(self, plan: DebPlan, pkg: Chosen, archive: Path,
+               writer: TreeWriter) -> Unpacked:
+        with unpacking(pkg.wanted.relpath, plan.mirror):
+            return unpack(archive, writer)
 
-    def register(self, writer: TreeWriter) -> None:
+    def register(self, plan: DebPlan, unpacked: list[Unpacked],
+                 writer: TreeWriter) -> dict[str, list[str]]:
         dpkgdb.skeleton(writer, self.arch)
-        self.activations = dpkgdb.register(writer, self.unpacked)
-        self._auto_installed(writer)
+        activations = dpkgdb.register(writer, unpacked)
+        self._auto_installed(plan, writer)
+        return activations
 
-    def _auto_installed(self, writer: TreeWriter) -> None:
+    def _auto_installed(self, plan: DebPlan, writer: TreeWriter) -> None:
         """apt's extended_states: what only came in as a dependency of a requested
         package is marked automatic, as apt marks it, so autoremove knows. The
         essential set is dpkg's business and never marked, as with mmdebstrap."""
-        essential = configure.closure([p for p in self.chosen if p.essential], self.chosen)
-        asked = set(self.seeds.names) | set(self.seeds.preselected)
-        auto = [p for p in self.chosen if p.name not in essential and p.name not in asked
-                and p.priority not in self.seeds.priorities]
+        essential = configure.closure([p for p in plan.chosen if p.essential], plan.chosen)
+        asked = set(plan.request.names) | set(plan.request.preselected)
+        auto = [p for p in plan.chosen if p.name not in essential and p.name not in asked
+                and p.priority not in plan.request.priorities]
         text = "".join(f"Package: {p.name}\nArchitecture: {p.architecture}\n"
                        "Auto-Installed: 1\n\n" for p in auto)
         writer.write_bytes("var/lib/apt/extended_states", text.encode())
 
-    def configure(self, runner: TreeRunner) -> None:
-        configure.run(runner, self.chosen, self.activations)
+    def configure(self, plan: DebPlan, registered: dict[str, list[str]], runner: TreeRunner,
+                  writer: TreeWriter) -> None:
+        configure.run(runner, writer, plan.chosen, registered)
 
-    def seed(self, writer: TreeWriter, mirror: str) -> None:
-        sources.write(writer, self.recipe, self.release, mirror)
-        if not (writer.root / "etc/fstab").exists():
+    def write_sources(self, plan: DebPlan, writer: TreeWriter, mirror: Mirror) -> None:
+        sources.write(writer, self.recipe, self.release, str(mirror), plan.keyring)
+        if not writer.exists("etc/fstab"):
             writer.write_bytes("etc/fstab", b"# UNCONFIGURED FSTAB FOR BASE SYSTEM\n")
 
-    def finish(self, writer: TreeWriter, ledger: Ledger) -> None:
+    def finish(self, writer: TreeWriter) -> None:
         # what configuring leaves that differs from build to build, and no package owns
         for path in ("var/cache/ldconfig/aux-cache", "var/log/dpkg.log",
                      "var/log/alternatives.log"):
             writer.remove(path)
-        for deb in (writer.root / "var/cache/apt/archives").glob("*.deb"):
-            writer.remove(str(deb.relative_to(writer.root)))
+        archives = writer.resolve("var/cache/apt/archives", follow_last=True)
+        for deb in sorted(Path(writer.full(archives)).glob("*.deb")):
+            writer.remove(f"{archives}/{deb.name}")
+
+    @classmethod
+    def run_setup(cls, tree: Path, holds_ids: bool) -> RunSetup:
+        """apt drops privileges to _apt to download; where the namespace maps no id
+        but the caller's, that fails (setgroups/seteuid), so apt is told, through
+        the file APT_CONFIG names, to stay root, as apt.conf(5)'s
+        APT::Sandbox::User allows."""
+        if holds_ids or not (tree / dpkgdb.ADMIN).is_dir():
+            return RunSetup()
+        return RunSetup(env={"APT_CONFIG": "/run/rootstrap/apt.conf"},
+                        files={"apt.conf": APT_SANDBOX})
+
+
+FAMILY = DebFamily

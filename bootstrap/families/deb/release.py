@@ -6,6 +6,7 @@ import email.utils
 from dataclasses import dataclass
 from typing import Optional
 
+from bootstrap.digest import Digest
 from bootstrap.errors import die
 from bootstrap.fetch import Wanted
 
@@ -80,11 +81,16 @@ class Release:
             die(f"{what}: is for suite {self.fields.get('Suite')} "
                 f"({self.fields.get('Codename')}), not {wanted[0]}")
 
-    def index(self, component: str, arch: str, what: str) -> Wanted:
-        """The best-compressed Packages index the Release lists for component/arch."""
+    def index(self, component: str, arch: str, what: str, prefix: str = "") -> Wanted:
+        """The best-compressed Packages index the Release lists for component/arch,
+        as a path under prefix (the suite's folder on the mirror)."""
         base = f"{component}/binary-{arch}/Packages"
         for suffix in (".xz", ".gz", ""):
             if base + suffix in self.sha256:
-                digest, size = self.sha256[base + suffix]
-                return Wanted(base + suffix, digest, size)
+                value, size = self.sha256[base + suffix]
+                try:
+                    digest = Digest("sha256", value)
+                except ValueError:
+                    die(f"{what}: the SHA256 of {base + suffix} is {value!r}, not a digest")
+                return Wanted(prefix + base + suffix, digest, size)
         die(f"{what}: lists no {base} index (is '{arch}' an architecture of this suite?)")

@@ -1,4 +1,4 @@
-"""Which packages make up the tree: the closure of the seeds over Depends.
+"""Which packages make up the tree: the closure of the request over Depends.
 
 The goal is not "some valid set" but the set apt picks when mmdebstrap (or
 debootstrap) builds the same variant, so choices follow apt's documented
@@ -7,11 +7,11 @@ behaviour for a single-architecture system:
 - only each name's candidate (highest version of the native arch or `all`)
   is ever considered; an older version is never chosen to satisfy a relation;
 - Pre-Depends and Depends are followed, Recommends are not;
-- seeds are processed in stages like mmdebstrap: preselected packages are
+- the request is processed in stages like mmdebstrap: preselected packages are
   "installed" first, then all Essential: yes packages are marked and their
   dependencies resolved, then everything else that was asked for;
-- in a stage, every seed is marked before any dependency is resolved (so a
-  seed satisfies an alternative that names it), then dependencies are
+- in a stage, every requested package is marked before any dependency is resolved (so a
+  requested package satisfies an alternative that names it), then dependencies are
   resolved depth first, in field order;
 - an alternatives group already satisfied by a selected package is left
   alone; otherwise the alternatives are tried in order, and the packages able
@@ -52,7 +52,7 @@ _PRIORITY_RANK = {"required": 1, "important": 2, "standard": 3, "optional": 4, "
 
 
 @dataclass
-class Seeds:
+class Request:
     essential: bool = False  # every Essential: yes package
     priorities: tuple[str, ...] = ()  # every package of these priorities
     names: tuple[str, ...] = ()  # explicit names (variant + --include); may be virtual
@@ -373,7 +373,7 @@ class _Solver:
             return f"no provider of '{rel.name}' matches"
         return f"package '{rel.name}' not found in {self.where}"
 
-    def install_from_seed(self, pkg: DebPackage, why: str) -> None:
+    def install_requested(self, pkg: DebPackage, why: str) -> None:
         mark = len(self.journal)
         try:
             self.install(pkg)
@@ -383,7 +383,7 @@ class _Solver:
             raise Die(f"cannot install '{pkg.name}' ({why}): {exc.message}") from None
 
     def stage(self, pkgs: list[DebPackage], why: str) -> None:
-        """Mark every seed first, then resolve each one's dependencies in turn."""
+        """Mark every requested package first, then resolve each one's dependencies in turn."""
         self.protected.update(p.name for p in pkgs)
         for pkg in pkgs:
             try:
@@ -391,7 +391,7 @@ class _Solver:
             except _Failure as exc:
                 raise Die(f"cannot install '{pkg.name}' ({why}): {exc.message}") from None
         for pkg in pkgs:
-            self.install_from_seed(pkg, why)
+            self.install_requested(pkg, why)
         self.sweep(self.protected | self.installed)
         self.installed.update(self.selected)
         self.protected.update(self.selected)
@@ -414,21 +414,21 @@ class _Solver:
 
 def select(
     packages: list[DebPackage],
-    seeds: Seeds,
+    request: Request,
     native_arch: str,
     where: str = "the package index",
 ) -> list[DebPackage]:
-    """The packages to install for `seeds`, sorted by name; Die if impossible."""
-    solver = _Solver(packages, native_arch, seeds.exclude, where)
+    """The packages to install for `request`, sorted by name; Die if impossible."""
+    solver = _Solver(packages, native_arch, request.exclude, where)
     cands = solver.candidates
 
-    pre = [solver.lookup(name, "preselected") for name in seeds.preselected]
+    pre = [solver.lookup(name, "preselected") for name in request.preselected]
     for pkg in pre:
         solver.mark(pkg)
     solver.installed.update(solver.selected)
     solver.protected.update(solver.selected)
 
-    if seeds.essential:
+    if request.essential:
         essential = sorted(
             (p for p in cands.values() if p.essential and p.name not in solver.exclude),
             key=lambda p: p.name,
@@ -438,17 +438,17 @@ def select(
     # The preselected packages' own dependencies come after the essential set
     # (mmdebstrap's merged-usr hook installs the real usr-is-merged there).
     for pkg in pre:
-        solver.install_from_seed(pkg, "preselected")
+        solver.install_requested(pkg, "preselected")
     solver.installed.update(solver.selected)
     solver.protected.update(solver.selected)
 
     rest: dict[str, DebPackage] = {}
-    if seeds.priorities:
-        wanted = set(seeds.priorities)
+    if request.priorities:
+        wanted = set(request.priorities)
         for p in sorted(cands.values(), key=lambda p: p.name):
             if p.priority in wanted and p.name not in solver.exclude and p.name not in solver.selected:
                 rest[p.name] = p
-    for name in seeds.names:
+    for name in request.names:
         pkg = solver.lookup(name, "requested")
         rest.setdefault(pkg.name, pkg)
     solver.stage(list(rest.values()), "requested")

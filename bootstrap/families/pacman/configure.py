@@ -12,6 +12,7 @@ from bootstrap.families.pacman import hooks
 from bootstrap.families.pacman.localdb import entry_dir
 from bootstrap.families.pacman.pkgfile import Unpacked
 from bootstrap.sandbox.base import CommandFailed, TreeRunner
+from bootstrap.treewriter import TreeWriter
 
 SHELL = "bin/sh"
 ENV = {"LANG": "C", "LC_ALL": "C", "HOME": "/root", "TERM": "dumb"}
@@ -91,10 +92,10 @@ def run_hooks(runner: TreeRunner, installed: list[Installed], when: str) -> None
             _warn(f"hook {hook.name} exited with {e.code}")
 
 
-def ldconfig(runner: TreeRunner) -> None:
+def ldconfig(runner: TreeRunner, writer: TreeWriter) -> None:
     """libalpm runs ldconfig once after the last package, where the tree has an
     ld.so.conf."""
-    if not (runner.tree / "etc/ld.so.conf").is_file():
+    if not writer.exists("etc/ld.so.conf"):
         return
     try:
         runner.run([["/sbin/ldconfig"]], ENV)
@@ -103,13 +104,13 @@ def ldconfig(runner: TreeRunner) -> None:
             _warn(f"ldconfig exited with {e.code}")
 
 
-def keyring(runner: TreeRunner) -> None:
+def keyring(runner: TreeRunner, writer: TreeWriter) -> None:
     """pacman-key --init and --populate, as the Arch install guide has it; the agent
     they start is stopped so nothing of the build lingers. The secret half of the
     tree's local key is then removed, as Arch's own images do, so trees made from
     one build never share it: the masters stay certified, and pacman-key --init
     makes a new local key when one is needed."""
-    if not (runner.tree / "usr/bin/pacman-key").exists():
+    if not writer.exists("usr/bin/pacman-key"):
         return
     try:
         runner.run([["/usr/bin/pacman-key", "--init"], ["/usr/bin/pacman-key", "--populate"]],
@@ -117,7 +118,7 @@ def keyring(runner: TreeRunner) -> None:
     except CommandFailed as e:
         die(f"setting up the pacman keyring in the tree failed: {e}")
     finally:
-        if (runner.tree / "usr/bin/gpgconf").exists():
+        if writer.exists("usr/bin/gpgconf"):
             try:
                 runner.run([["/usr/bin/gpgconf", "--homedir", f"/{KEYRING}", "--kill",
                              "all"]], ENV)
@@ -131,8 +132,8 @@ def keyring(runner: TreeRunner) -> None:
         die(f"removing the tree's keyring secret failed: {e}")
 
 
-def run(runner: TreeRunner, installed: list[Installed]) -> None:
+def run(runner: TreeRunner, writer: TreeWriter, installed: list[Installed]) -> None:
     scriptlets(runner, installed)
-    ldconfig(runner)
+    ldconfig(runner, writer)
     run_hooks(runner, installed, "PostTransaction")
-    keyring(runner)
+    keyring(runner, writer)

@@ -22,20 +22,19 @@ class Depend:
     op: str = ""
     version: str = ""
 
-    def __post_init__(self) -> None:
-        if self.op not in OPS:
-            raise ValueError(f"unknown dependency operator {self.op!r}")
-        if not self.name:
-            raise ValueError("dependency without a name")
-        if bool(self.op) != bool(self.version):
-            raise ValueError(f"dependency {self.name!r}: operator and version go together")
+    @property
+    def malformed(self) -> bool:
+        """An operator without a version ("gconf>") or no name. libalpm takes either
+        as written and compares the missing version as an empty string."""
+        return (bool(self.op) and not self.version) or not self.name
 
     @classmethod
     def parse(cls, text: str) -> Depend:
-        """Parse one expression; a trailing ": description" is dropped, as libalpm does."""
+        """One expression read as libalpm's alpm_dep_from_string reads it: never
+        refused. A trailing ": description" is dropped. libalpm looks for '<'
+        anywhere first, then '>', then '=', so this is not a tokenizer: "a=1<2"
+        is a dependency on "a=1" below 2."""
         text = _drop_description(text).strip()
-        # libalpm looks for '<' anywhere first, then '>', then '=', so this
-        # is not a tokenizer: "a=1<2" is a dependency on "a=1" below 2.
         for sign in ("<", ">", "="):
             at = text.find(sign)
             if at == -1:
@@ -43,14 +42,8 @@ class Depend:
             op, rest = sign, text[at + 1:]
             if sign != "=" and rest.startswith("="):
                 op, rest = sign + "=", rest[1:]
-            try:
-                return cls(text[:at], op, rest)
-            except ValueError as e:
-                raise ValueError(f"bad dependency {text!r}: {e}") from None
-        try:
-            return cls(text)
-        except ValueError as e:
-            raise ValueError(f"bad dependency {text!r}: {e}") from None
+            return cls(text[:at], op, rest)
+        return cls(text)
 
     def __str__(self) -> str:
         return f"{self.name}{self.op}{self.version}"

@@ -4,150 +4,225 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
+from bootstrap import reproducible
 from bootstrap.errors import die
-from bootstrap.families import Chosen, Family, unpacking
-from bootstrap.families.pacman import configure, localdb, seed
+from bootstrap.families import Chosen, Family, Plan, RunSetup, unpacking
+from bootstrap.families.pacman import configure, localdb, sources
 from bootstrap.families.pacman.configure import Installed
 from bootstrap.families.pacman.pkgfile import Unpacked, unpack
 from bootstrap.families.pacman.select import Repos, Selection, select
-from bootstrap.families.pacman.syncdb import SyncPackage, parse_db
-from bootstrap.fetch import Fetcher, NotFound, Wanted
-from bootstrap.recipe import Recipe, Release, Variant
+from bootstrap.families.pacman.syncdb import SyncDb, SyncPackage, parse_db
+from bootstrap.fetch import Fetcher, Mirror, NotFound, Wanted
+from bootstrap.recipe import Schema, Variant
 from bootstrap.sandbox.base import TreeRunner
-from bootstrap.treewriter import TreeWriter
-from bootstrap.trust import Keyring
+from bootstrap.treewriter import KEEP_FIRST, TreeWriter
+from bootstrap.trust.weboftrust import WebOfTrust
+
+
+@dataclass(frozen=True)
+class PacmanRecipe:
+    # appended to a plain base URL given as a mirror, as a mirrorlist Server line
+    mirror_layout: str = "$repo/os/$arch"
+    repositories: tuple[str, ...] = ()     # for releases that name none
+
+
+@dataclass(frozen=True)
+class PacmanRelease:
+    repositories: tuple[str, ...] = ()     # searched in this order, as pacman.conf's
+
+
+class ServerMirror(Mirror):
+    """A mirror as a pacman Server line: $repo and $arch. The first component of
+    a path under it names the repository."""
+
+    def __init__(self, line: str, arch: str) -> None:
+        super().__init__(line)
+        self.line = self.base                   # as written, for the tree's mirrorlist
+        self.base = self.base.replace("$arch", arch)
+
+    def url(self, relpath: str) -> str:
+        repo, _, rest = relpath.partition("/")
+        return f"{self.base.replace('$repo', repo)}/{rest}"
+
+    def of(self, repo: str) -> str:
+        """The mirror's URL for one repository, as messages name it."""
+        return self.base.replace("$repo", repo)
+
+
+@dataclass
+class PacmanIndex:
+    dbs: list[SyncDb]
+    raw: dict[str, bytes]                   # repository -> its database as served
+    sigs: dict[str, bytes]                  # repository -> the database's signature
+    mirror: ServerMirror
+
+
+@dataclass
+class PacmanPlan(Plan):
+    selection: Selection
+    by_name: dict[str, SyncPackage]
+    index: PacmanIndex
+
+
+# an active `DownloadUser = NAME` in pacman.conf's [options] (pacman 7)
+_DOWNLOAD_USER = re.compile(rb"^[ \t]*DownloadUser[ \t]*=.*$", re.M)
 
 
 class PacmanFamily(Family):
-    trust_model = "web-of-trust"
+    schema = Schema(PacmanRecipe, PacmanRelease)
+    existing_dirs = KEEP_FIRST      # libalpm leaves a directory as the first package made it
 
-    def __init__(self, recipe: Recipe, release: Release, arch: str) -> None:
-        super().__init__(recipe, release, arch)
-        self.servers: dict[str, str] = {}   # fetch URL -> the Server line it came from
+    @classmethod
+    def open_trust(cls, paths: Sequence[Path]) -> WebOfTrust:
+        return WebOfTrust(paths)
 
     @property
     def repositories(self) -> list[str]:
-        repos = self.release.data.get("repositories") or self.recipe.data.get("repositories")
+        repos = self.release.config.repositories or self.recipe.config.repositories
         if not repos:
             die(f"recipe {self.recipe.path}: release {self.release.name} names no repositories")
         return list(repos)
 
-    def mirror_url(self, url: str) -> str:
+    def mirror(self, url: str) -> ServerMirror:
         """A mirrorlist Server URL ($repo, $arch) as Arch users write it; a plain
         base URL gets the recipe's standard layout appended."""
-        base = super().mirror_url(url)
-        if "$repo" not in base:
-            base = f"{base}/{self.recipe.data.get('mirror_layout', '$repo/os/$arch')}"
-        fetch = base.replace("$arch", self.arch)
-        self.servers[fetch] = base
-        return fetch
+        line = url.rstrip("/")
+        if "$repo" not in line:
+            line = f"{line}/{self.recipe.config.mirror_layout}"
+        return ServerMirror(line, self.arch)
 
-    def load_index(self, fetcher: Fetcher, keyring: Keyring) -> None:
-        self.keyring = keyring
-        self.dbs: dict[str, bytes] = {}
-        self.sigs: dict[str, bytes] = {}
-        loaded: list[tuple[str, list[SyncPackage]]] = []
+    def load_index(self, fetcher: Fetcher, trust: WebOfTrust) -> PacmanIndex:
+        dbs: list[SyncDb] = []
+        raw: dict[str, bytes] = {}
+        sigs: dict[str, bytes] = {}
+        mirror: Optional[Mirror] = None
         for repo in self.repositories:
             relpath = f"{repo}/{repo}.db"
-            try:
-                # the signature first, so the database is cached only once it verified
-                self.sigs[repo], _ = fetcher.index(f"{relpath}.sig")
-            except NotFound:
-                pass   # databases are signed where the mirror has it (DatabaseOptional)
 
-            def verified(data: bytes, mirror: str) -> None:
-                if repo in self.sigs:
-                    keyring.detached(data, self.sigs[repo], relpath, mirror.replace("$repo", repo))
+            def verified(data: bytes, sig: Optional[bytes], m: Mirror) -> None:
+                # databases are signed where the mirror has it (DatabaseOptional)
+                if sig is not None:
+                    trust.detached(data, sig, relpath, _of(m, repo))
 
             try:
-                data, mirror = fetcher.index(relpath, verified)
+                data, sig, mirror = fetcher.signed_index(relpath, f"{relpath}.sig", verified,
+                                                         optional=True)
             except NotFound:
-                die(f"{fetcher.mirror.replace('$repo', repo)} has no repository '{repo}' "
-                    f"for {self.arch} ({repo}.db not found)")
+                die(f"{_of(fetcher.mirror, repo)} has no repository '{repo}' "
+                    f"for {self.arch} ({repo}.db not found)", file=relpath,
+                    mirror=_of(fetcher.mirror, repo))
             try:
-                loaded.append((repo, parse_db(data, repo, f"{relpath} from {mirror}")))
+                dbs.append(parse_db(data, repo, f"{relpath} from {_of(mirror, repo)}"))
             except ValueError as e:
-                die(str(e))
-            self.dbs[repo] = data
-        self.mirror = fetcher.mirror
-        self.repos_loaded = loaded
+                die(str(e), file=relpath, mirror=_of(mirror, repo))
+            raw[repo] = data
+            if sig is not None:
+                sigs[repo] = sig
+        assert isinstance(mirror, ServerMirror)
+        return PacmanIndex(dbs, raw, sigs, mirror)
 
-    def select(self, variant: Variant, include: list[str], exclude: list[str]) -> list[Chosen]:
+    def select(self, index: PacmanIndex, variant: Variant, include: list[str],
+               exclude: list[str]) -> PacmanPlan:
         names = list(variant.packages) + list(include)
         if not names:
             die(f"variant '{variant.name}' installs only what --include names, and it is empty")
         where = f"{self.recipe.name} {self.release.name} {self.arch} " \
                 f"({', '.join(self.repositories)})"
-        repos = Repos(self.repos_loaded, exclude)
-        self.selection: Selection = select(repos, names, where)
-        self.by_name = {p.name: p for p in self.selection.packages}
-        self.unpacked: dict[str, Unpacked] = {}
-        return [Chosen(p.name, p.version, Wanted(p.relpath, p.sha256, p.csize))
-                for p in self.selection.packages]
+        selection = select(Repos(index.dbs, exclude), names, where)
+        return PacmanPlan([Chosen(p.name, p.version, Wanted(p.relpath, p.digest, p.csize))
+                           for p in selection.packages],
+                          selection, {p.name: p for p in selection.packages}, index)
 
-    def verify(self, chosen: Sequence[Chosen], archives: Sequence[Path], fetcher: Fetcher,
-               jobs: int) -> None:
+    def verify(self, plan: PacmanPlan, archives: Sequence[Path], fetcher: Fetcher,
+               trust: WebOfTrust, jobs: int) -> None:
         """Every package's detached signature (from the database, else its .sig)
         by a key the keyring makes valid, before anything is unpacked."""
+        mirror = plan.index.mirror
+
         def check(item: tuple[Chosen, Path]) -> None:
             pkg, archive = item
-            sync = self.by_name[pkg.name]
+            sync = plan.by_name[pkg.name]
 
-            def judge(sig: bytes, mirror: str) -> None:
-                self.keyring.detached_file(archive, sig, pkg.wanted.relpath,
-                                           mirror.replace("$repo", sync.repo))
+            def judge(sig: bytes, m: Mirror) -> None:
+                trust.detached_file(archive, sig, pkg.wanted.relpath, _of(m, sync.repo))
 
             if sync.pgpsig:
                 try:
                     sig = base64.b64decode(sync.pgpsig, validate=True)
                 except (binascii.Error, ValueError):
-                    die(f"{sync.repo}.db from {self.mirror}: the signature of {pkg.name} "
-                        "is not base64")
-                judge(sig, self.mirror)
+                    die(f"{sync.repo}.db from {mirror.of(sync.repo)}: the signature of "
+                        f"{pkg.name} is not base64", file=f"{sync.repo}/{sync.repo}.db",
+                        mirror=mirror.of(sync.repo))
+                judge(sig, mirror)
             else:
                 fetcher.signature(pkg.wanted, judge)
 
         with ThreadPoolExecutor(max(1, jobs)) as pool:
-            list(pool.map(check, zip(chosen, archives)))
+            list(pool.map(check, zip(plan.packages, archives)))
 
-    def prepare(self, writer: TreeWriter) -> None:
-        # libalpm leaves a directory that exists as the first package made it
-        writer.keep_existing_dirs = True
-
-    def unpack(self, pkg: Chosen, archive: Path, writer: TreeWriter) -> None:
-        sync = self.by_name[pkg.name]
-        mirror = self.mirror.replace("$repo", sync.repo)
+    def unpack(self, plan: PacmanPlan, pkg: Chosen, archive: Path,
+               writer: TreeWriter) -> Unpacked:
+        sync = plan.by_name[pkg.name]
+        mirror = plan.index.mirror.of(sync.repo)
         with unpacking(pkg.wanted.relpath, mirror):
             unpacked = unpack(archive, writer)
         info = unpacked.info
         if info.get("pkgname", [""])[0] != sync.name or info.get("pkgver", [""])[0] != sync.version:
             die(f"{pkg.wanted.relpath} from {mirror}: the package says it is "
                 f"{info.get('pkgname', ['?'])[0]} {info.get('pkgver', ['?'])[0]}, "
-                f"the database {sync.name} {sync.version}")
-        self.unpacked[pkg.name] = unpacked
+                f"the database {sync.name} {sync.version}", file=pkg.wanted.relpath,
+                mirror=mirror)
+        return unpacked
 
-    def register(self, writer: TreeWriter) -> None:
+    def register(self, plan: PacmanPlan, unpacked: list[Unpacked],
+                 writer: TreeWriter) -> list[Installed]:
         localdb.skeleton(writer)
-        when = localdb.install_date()
-        for pkg in self.selection.packages:
-            localdb.register(writer, self.unpacked[pkg.name],
-                             pkg.name in self.selection.explicit, when)
-        for repo, data in self.dbs.items():
+        when = reproducible.now()
+        for pkg, files in zip(plan.selection.packages, unpacked):
+            localdb.register(writer, files, pkg.name in plan.selection.explicit, when)
+        for repo, data in plan.index.raw.items():
             writer.write_bytes(f"{localdb.DBPATH}/sync/{repo}.db", data)
-            if repo in self.sigs:
-                writer.write_bytes(f"{localdb.DBPATH}/sync/{repo}.db.sig", self.sigs[repo])
+            if repo in plan.index.sigs:
+                writer.write_bytes(f"{localdb.DBPATH}/sync/{repo}.db.sig", plan.index.sigs[repo])
+        return [Installed(p.name, p.version, tuple(d.name for d in p.provides), files)
+                for p, files in zip(plan.selection.packages, unpacked)]
 
-    def installed(self) -> list[Installed]:
-        return [Installed(p.name, p.version, tuple(d.name for d in p.provides),
-                          self.unpacked[p.name]) for p in self.selection.packages]
+    def configure(self, plan: PacmanPlan, registered: list[Installed], runner: TreeRunner,
+                  writer: TreeWriter) -> None:
+        configure.run(runner, writer, registered)
 
-    def configure(self, runner: TreeRunner) -> None:
-        configure.run(runner, self.installed())
+    def write_sources(self, plan: PacmanPlan, writer: TreeWriter, mirror: Mirror) -> None:
+        line = mirror.line if isinstance(mirror, ServerMirror) else str(mirror)
+        sources.write(writer, self.repositories, line)
 
-    def seed(self, writer: TreeWriter, mirror: str) -> None:
-        seed.write(writer, self.repositories, self.servers.get(mirror, mirror))
+    @classmethod
+    def run_setup(cls, tree: Path, holds_ids: bool) -> RunSetup:
+        """pacman 7 downloads as DownloadUser (alpm); where the namespace maps no id
+        but the caller's, switching to it fails. pacman reads its options from one
+        file only, so `pacman` there is pacman with --config naming a copy of the
+        tree's pacman.conf without DownloadUser (the tree's own file is unchanged)."""
+        conf = tree / "etc/pacman.conf"
+        if holds_ids or not (tree / localdb.DBPATH).is_dir() or conf.is_symlink():
+            return RunSetup()
+        try:
+            text = conf.read_bytes()
+        except OSError:
+            return RunSetup()
+        if not _DOWNLOAD_USER.search(text):
+            return RunSetup()
+        copy = _DOWNLOAD_USER.sub(lambda m: b"#" + m.group(0) + b"  # rootstrap run", text)
+        wrapper = b'#!/bin/sh\nexec /usr/bin/pacman --config /run/rootstrap/pacman.conf "$@"\n'
+        return RunSetup(files={"pacman.conf": copy, "bin/pacman": wrapper}, path=("bin",))
 
+
+def _of(mirror: Mirror, repo: str) -> str:
+    return mirror.of(repo) if isinstance(mirror, ServerMirror) else str(mirror)
+
+
+FAMILY = PacmanFamily

@@ -2,9 +2,7 @@
 with desc, files, mtree, install and changelog, and ALPM_DB_VERSION."""
 from __future__ import annotations
 
-import time
-
-from bootstrap.emit import source_date_epoch
+from bootstrap.reproducible import now
 from bootstrap.families.pacman.pkgfile import Unpacked
 from bootstrap.treewriter import TreeWriter
 
@@ -18,12 +16,6 @@ _HEAD = (("pkgname", "NAME"), ("pkgver", "VERSION"), ("pkgbase", "BASE"),
 _TAIL = (("license", "LICENSE"),)
 _RELATIONS = (("replaces", "REPLACES"), ("depend", "DEPENDS"), ("optdepend", "OPTDEPENDS"),
               ("conflict", "CONFLICTS"), ("provides", "PROVIDES"), ("xdata", "XDATA"))
-
-
-def install_date() -> int:
-    """Now, or SOURCE_DATE_EPOCH so two builds from one index are identical."""
-    epoch = source_date_epoch()
-    return int(time.time()) if epoch is None else epoch
 
 
 def _section(name: str, values: list[str]) -> str:

@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 
 from bootstrap.errors import die
 from bootstrap.families.pacman.depend import Depend
-from bootstrap.families.pacman.syncdb import SyncPackage
+from bootstrap.families.pacman.syncdb import SyncDb, SyncPackage
 
 
 @dataclass
@@ -24,11 +24,13 @@ def _satisfies(pkg: SyncPackage, dep: Depend) -> bool:
 
 
 class Repos:
-    def __init__(self, repos: Sequence[tuple[str, list[SyncPackage]]],
-                 exclude: Sequence[str] = ()) -> None:
-        self.order = [name for name, _ in repos]
-        self.by_repo = {name: {p.name: p for p in pkgs} for name, pkgs in repos}
-        self.listed = [p for _, pkgs in repos for p in pkgs]   # repo order, then name
+    def __init__(self, dbs: Sequence[SyncDb], exclude: Sequence[str] = ()) -> None:
+        self.order = [db.repo for db in dbs]
+        self.by_repo = {db.repo: {p.name: p for p in db.packages} for db in dbs}
+        self.listed = [p for db in dbs for p in db.packages]   # repo order, then name
+        # entries set aside (name -> "repo.db: why"), named when one is asked for
+        self.refused = {name: f"{db.repo}.db: {why}" for db in reversed(dbs)
+                        for name, why in db.refused.items()}
         self.exclude = set(exclude)
         self.providers: dict[str, list[SyncPackage]] = {}      # provision name -> in order
         for p in self.listed:
@@ -77,6 +79,8 @@ def _targets(repos: Repos, names: Sequence[str], where: str) -> list[SyncPackage
                 die(f"'{text}' is not a package name or dependency: {e}")
         members = [] if found or repo else repos.group(name)
         if not found and not members:
+            if name in repos.refused:
+                die(f"'{text}' cannot be installed from {where}: {repos.refused[name]}")
             excluded = " (it is excluded)" if name in repos.exclude else ""
             die(f"no package or group '{text}' in {where}{excluded}")
         for pkg in [found] if found else members:
@@ -101,7 +105,13 @@ def select(repos: Repos, names: Sequence[str], where: str) -> Selection:
                 or repos.satisfier(dep)
             if found is None:
                 chain = " <- ".join([str(dep)] + [pkg.name] + path[::-1])
-                die(f"cannot satisfy dependency {chain} from {where}")
+                why = ""
+                if dep.malformed:
+                    why = f" (%DEPENDS% of {pkg.name} in {pkg.repo}.db reads '{dep}', " \
+                          "an operator without a version or no name)"
+                elif dep.name in repos.refused:
+                    why = f" ({repos.refused[dep.name]})"
+                die(f"cannot satisfy dependency {chain} from {where}{why}")
             resolve(found, path + [pkg.name])
         visiting.discard(pkg.name)
         chosen.append(pkg)

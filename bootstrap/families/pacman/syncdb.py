@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from bootstrap.archive import DAMAGED, open_tar
-from bootstrap.cache import DIGEST
+from bootstrap.digest import Digest
 from bootstrap.families.pacman.depend import Depend
 
 
@@ -24,7 +24,7 @@ class SyncPackage:
     name: str
     version: str
     filename: str
-    sha256: str
+    digest: Digest
     csize: int
     arch: str
     depends: tuple[Depend, ...]
@@ -36,7 +36,7 @@ class SyncPackage:
 
     @property
     def relpath(self) -> str:
-        """Where the package lies under the mirror, for fetch.mirror_join."""
+        """Where the package lies under the mirror: the repository, then the file."""
         return f"{self.repo}/{self.filename}"
 
     def __str__(self) -> str:
@@ -58,13 +58,19 @@ def parse_fields(text: str) -> dict[str, list[str]]:
     return fields
 
 
-def _package(repo: str, fields: dict[str, list[str]], where: str) -> SyncPackage:
+class Refused(ValueError):
+    """An entry libalpm would keep but rootstrap cannot use safely (the reason)."""
+
+
+def _package(repo: str, fields: dict[str, list[str]]) -> SyncPackage:
+    """The entry's package; Refused when it cannot be fetched and checked safely.
+    Relations are read as libalpm reads them: never refused."""
     def one(key: str, default: Optional[str] = None) -> str:
         values = fields.get(key)
         if values:
             return values[0]
         if default is None:
-            raise ValueError(f"{where}: an entry has no %{key}%")
+            raise Refused(f"no %{key}%")
         return default
 
     def deps(key: str) -> tuple[Depend, ...]:
@@ -77,20 +83,31 @@ def _package(repo: str, fields: dict[str, list[str]], where: str) -> SyncPackage
     # makepkg allows, never a '/' or a leading dot
     if not NAME.fullmatch(name) or not VERSION.fullmatch(version) \
             or not FILENAME.fullmatch(filename):
-        raise ValueError(f"{where}: refusing the entry {name!r} {version!r} {filename!r}")
-    sha256 = one("SHA256SUM", "").lower()
-    if not DIGEST.fullmatch(sha256):
-        raise ValueError(f"{where}: {name} has no SHA256 checksum")
+        raise Refused(f"refusing the entry {name!r} {version!r} {filename!r}, which would "
+                      "make a path")
+    try:
+        digest = Digest.parse("sha256", one("SHA256SUM", ""))
+    except ValueError:
+        raise Refused("no SHA256 checksum (%SHA256SUM%)") from None
+    csize = one("CSIZE", "0")
     return SyncPackage(
-        repo=repo, name=name, version=version, filename=filename,
-        sha256=sha256, csize=int(one("CSIZE", "0")), arch=one("ARCH", "any"),
+        repo=repo, name=name, version=version, filename=filename, digest=digest,
+        csize=int(csize) if csize.isdigit() else 0, arch=one("ARCH", "any"),
         depends=deps("DEPENDS"), provides=deps("PROVIDES"), conflicts=deps("CONFLICTS"),
         replaces=deps("REPLACES"), groups=tuple(fields.get("GROUPS", ())),
         pgpsig="".join(fields["PGPSIG"]) if fields.get("PGPSIG") else None)
 
 
-def parse_db(data: bytes, repo: str, where: str) -> list[SyncPackage]:
-    """Every package in a sync database, sorted by name as libalpm keeps them.
+@dataclass
+class SyncDb:
+    repo: str
+    packages: list[SyncPackage]      # sorted by name, as libalpm keeps them
+    refused: dict[str, str]          # entry (its NAME, else its folder) -> why
+
+
+def parse_db(data: bytes, repo: str, where: str) -> SyncDb:
+    """Every package in a sync database. An entry that cannot be used is set aside
+    with the reason, not held against the others: it only matters if chosen.
 
     Raises ValueError for a database that is not one."""
     entries: dict[str, dict[str, list[str]]] = {}
@@ -109,8 +126,20 @@ def parse_db(data: bytes, repo: str, where: str) -> list[SyncPackage]:
                     entries.setdefault(directory, {}).setdefault(key, []).extend(values)
     except (*DAMAGED, OSError, ValueError) as e:
         raise ValueError(f"{where}: not a readable sync database ({e})") from None
-    packages = [_package(repo, fields, where) for fields in entries.values()]
-    names = [p.name for p in packages]
-    if len(set(names)) != len(names):
-        raise ValueError(f"{where}: a package is listed twice")
-    return sorted(packages, key=lambda p: p.name)
+    packages: dict[str, SyncPackage] = {}
+    refused: dict[str, str] = {}
+    for directory, fields in entries.items():
+        label = (fields.get("NAME") or [directory])[0]
+        try:
+            pkg = _package(repo, fields)
+        except Refused as e:
+            refused[label] = str(e)
+            continue
+        if pkg.name in packages:
+            refused[pkg.name] = "listed twice"
+            del packages[pkg.name]
+            continue
+        packages[pkg.name] = pkg
+    for name in refused:
+        packages.pop(name, None)
+    return SyncDb(repo, sorted(packages.values(), key=lambda p: p.name), refused)

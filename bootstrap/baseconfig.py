@@ -1,5 +1,5 @@
-"""Configuration every tree gets whatever its family: name resolution, host name,
-an empty machine-id (so the first boot makes one)."""
+"""The base configuration every tree gets whatever its family: name resolution,
+host name, hosts, an empty machine-id (so the first boot makes one)."""
 from __future__ import annotations
 
 import os
@@ -34,11 +34,10 @@ def host_resolv_conf() -> bytes:
         return b""
 
 
-def seed(writer: TreeWriter, hostname: str) -> None:
-    root = writer.root
+def write(writer: TreeWriter, hostname: str) -> None:
     writer.write_bytes("etc/resolv.conf", host_resolv_conf())
     writer.write_bytes("etc/hostname", f"{hostname}\n".encode())
-    if not (root / "etc/hosts").exists():
+    if not writer.exists("etc/hosts"):
         writer.write_bytes("etc/hosts", (
             f"127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n\n"
             "::1\tlocalhost ip6-localhost ip6-loopback\n"

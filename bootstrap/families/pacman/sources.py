@@ -21,5 +21,5 @@ def write(writer: TreeWriter, repos: list[str], server: str) -> None:
     writer.mkdir("etc/pacman.d", 0o755, 0, 0)
     writer.write_bytes(MIRRORLIST, (f"# The mirror this tree was built from (rootstrap)\n"
                                     f"Server = {server}\n").encode())
-    if not (writer.root / writer.resolve("etc/pacman.conf")).exists():
+    if not writer.exists("etc/pacman.conf"):
         writer.write_bytes("etc/pacman.conf", pacman_conf(repos).encode())

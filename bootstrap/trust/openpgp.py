@@ -1,0 +1,171 @@
+"""OpenPGP signatures checked against a recipe's trust roots, and nothing else.
+
+gpg runs through python-gnupg in a throwaway home that holds only the shipped
+(or --keyring) keys, so the user's own keyring never vouches for a mirror.
+Verdicts come from gpg's machine-readable status lines, never its exit code.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, NoReturn, Sequence
+
+import gnupg
+
+from bootstrap.errors import die
+from bootstrap.trust import Trust
+
+
+@dataclass
+class Signature:
+    """One signature as gpg judged it (its [GNUPG:] status lines between NEWSIGs)."""
+    status: str = ""        # GOODSIG, BADSIG, EXPSIG, EXPKEYSIG, REVKEYSIG or ERRSIG
+    keyid: str = ""
+    primary: str = ""       # fingerprint of the signing key's primary key (good ones)
+    trust: str = ""         # gpg's TRUST_* verdict on that key, without the prefix
+    missing_key: bool = False
+
+    @property
+    def key(self) -> str:
+        return self.primary or self.keyid
+
+
+VERDICTS = ("GOODSIG", "BADSIG", "EXPSIG", "EXPKEYSIG", "REVKEYSIG", "ERRSIG")
+
+
+def _parse_status(stderr: str) -> list[Signature]:
+    sigs: list[Signature] = []
+    for line in stderr.splitlines():
+        if not line.startswith("[GNUPG:] "):
+            continue
+        words = line.split()[1:]
+        tag, args = words[0], words[1:]
+        if tag == "NEWSIG" or (tag in VERDICTS and (not sigs or sigs[-1].status)):
+            sigs.append(Signature())
+        if not sigs:
+            continue
+        sig = sigs[-1]
+        if tag in VERDICTS:
+            sig.status = tag
+            sig.keyid = args[0] if args else ""
+        elif tag == "NO_PUBKEY":
+            sig.missing_key = True
+        elif tag == "VALIDSIG" and args:
+            sig.primary = args[9] if len(args) >= 10 else args[0]
+        elif tag.startswith("TRUST_"):
+            sig.trust = tag[len("TRUST_"):]
+    return [sig for sig in sigs if sig.status]
+
+
+class OpenPGP(Trust):
+    """OpenPGP keys loaded into an isolated gpg home, each trusted directly."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self.paths = list(paths)
+        if not self.paths:
+            die("no trust roots: the recipe names no keyring and none was given with --keyring")
+        if not shutil.which("gpg"):
+            die("gpg is not installed; it is needed to verify signatures (install gnupg)")
+        self.home = tempfile.mkdtemp(prefix="rootstrap-gpg-")
+        self.gpg = gnupg.GPG(gnupghome=self.home)
+        self.fingerprints: set[str] = set()          # upper case, of primary keys
+        self.imported: dict[Path, list[str]] = {}    # keyring file -> its primary keys
+        for path in self.paths:
+            try:
+                data = path.read_bytes()
+            except OSError as e:
+                self.close()
+                die(f"cannot read keyring {path}: {e.strerror}")
+            result = self.gpg.import_keys(data)
+            if not result.fingerprints:
+                self.close()
+                die(f"keyring {path} holds no OpenPGP public key")
+            self.imported[path] = [f.upper() for f in result.fingerprints]
+            self.fingerprints.update(self.imported[path])
+
+    @property
+    def names(self) -> str:
+        return ", ".join(str(p) for p in self.paths)
+
+    def close(self) -> None:
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def export(self) -> bytes:
+        """Every key of the roots as one binary keyring (what apt's Signed-By reads)."""
+        return bytes(self.gpg.export_keys(sorted(self.fingerprints), armor=False,
+                                          output=None))
+
+    def _refuse(self, sig: Signature, what: str, mirror: object) -> NoReturn:
+        """Die with the reason one signature is not good enough."""
+        where = f"{what} from {mirror}"
+
+        def fail(reason: str) -> NoReturn:
+            die(f"{where}: {reason}", file=what, mirror=str(mirror), key=sig.key)
+
+        if sig.status == "BADSIG":
+            fail(f"BAD signature by key {sig.key} (the file was modified after signing)")
+        if sig.status in ("EXPSIG", "EXPKEYSIG"):
+            fail(f"signature by key {sig.key} is expired or made by an expired key "
+                 f"in {self.names}")
+        if sig.status == "REVKEYSIG":
+            fail(f"signed by key {sig.key}, which is revoked in {self.names}")
+        if sig.status == "ERRSIG" and not sig.missing_key:
+            fail(f"the signature by key {sig.key} cannot be checked (unsupported algorithm?)")
+        fail(f"signed by key {sig.key}, which is not in the trusted keyring {self.names}")
+
+    def _trusted(self, fpr: str) -> bool:
+        return fpr.upper() in self.fingerprints
+
+    def _judge(self, sigs: list[Signature], what: str, mirror: object) -> list[str]:
+        """Accept when a good, current signature by a trusted key is there (Debian's
+        InRelease carries several; keys the keyring lacks are not held against it);
+        the primary keys of the signatures accepted."""
+        for sig in sigs:
+            if sig.status == "BADSIG":
+                self._refuse(sig, what, mirror)
+        good = [sig.primary.upper() for sig in sigs
+                if sig.status == "GOODSIG" and self._trusted(sig.primary)]
+        if good:
+            return good
+        order = ("EXPSIG", "EXPKEYSIG", "REVKEYSIG", "ERRSIG", "GOODSIG")
+        for status in order:
+            for sig in sigs:
+                if sig.status == status:
+                    self._refuse(sig, what, mirror)
+        die(f"{what} from {mirror}: no OpenPGP signature (trusted keyring {self.names})",
+            file=what, mirror=str(mirror))
+
+    def clearsigned(self, data: bytes, what: str, mirror: object) -> bytes:
+        """The signed text of a clearsigned file, only if a trusted key signed it."""
+        if not data.lstrip().startswith(b"-----BEGIN PGP SIGNED MESSAGE-----"):
+            die(f"{what} from {mirror}: not a clearsigned file", file=what, mirror=str(mirror))
+        result = self.gpg.decrypt(data)
+        self._judge(_parse_status(result.stderr), what, mirror)
+        return bytes(result.data)
+
+    def detached(self, data: bytes, signature: bytes, what: str, mirror: object) -> list[str]:
+        """Die unless signature vouches for data; the keys whose signatures did."""
+        return self._verify(signature, lambda sig: self.gpg.verify_data(sig, data), what,
+                            mirror)
+
+    def detached_file(self, path: Path, signature: bytes, what: str,
+                      mirror: object) -> list[str]:
+        """Like detached(), streaming a file of any size through gpg."""
+        def verify(sig: str) -> "gnupg.Verify":
+            with open(sig, "rb") as f:   # gpg reads the data itself, by path
+                return self.gpg.verify_file(f, str(path))
+        return self._verify(signature, verify, what, mirror)
+
+    def _verify(self, signature: bytes, run: Callable[[str], "gnupg.Verify"], what: str,
+                mirror: object) -> list[str]:
+        fd, sigpath = tempfile.mkstemp(dir=self.home, suffix=".sig")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(signature)
+            result = run(sigpath)
+        finally:
+            os.unlink(sigpath)
+        return self._judge(_parse_status(result.stderr), what, mirror)
