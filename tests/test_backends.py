@@ -1,7 +1,11 @@
 """Every way to be root without root gives the same tree: the same bookworm minbase
 from one local mirror of real Debian packages, built by userns with 65536 ids,
 userns with one id, PRoot (also where user namespaces are really refused), real
-root, and into a directory that refuses chown."""
+root, and into a directory that refuses chown. In every mode the tree's own apt
+then installs a package, and the tree shows its own host name.
+
+The packages come from two sources: the host's own installed packages rebuilt
+into .debs (offline, tests/hostdebs.py) and Debian's real mirror (network)."""
 from __future__ import annotations
 
 import hashlib
@@ -11,6 +15,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -19,14 +24,39 @@ import requests
 import zstandard
 
 import debmirror
+import hostdebs
 from bootstrap.baseconfig import host_resolv_conf
-
-pytestmark = pytest.mark.network
 
 DATA = Path(__file__).parent / "data"
 REAL = "http://deb.debian.org/debian"
 EPOCH = "1700000000"
 BWRAP = ["/usr/bin/bwrap", "--unshare-user", "--disable-userns", "--dev-bind", "/", "/", "--"]
+
+# bookworm from a mirror holding only bookworm: no -updates suite, no security
+# archive, so the tree's apt finds everything its sources name on that mirror
+LOCAL_RECIPE = """\
+name: debian
+family: deb
+description: Debian from a local mirror
+mirrors: [http://127.0.0.1:9/debian]
+default_release: bookworm
+releases:
+  bookworm:
+    merged_usr: true
+    sources: {suites: [bookworm]}
+architectures: {amd64: x86_64}
+merged_usr_links:
+  amd64: [bin, sbin, lib, lib32, lib64, libx32]
+default_variant: minbase
+variants:
+  minbase: {essential: true, priorities: [required], packages: [apt]}
+"""
+
+# what apt installs inside the tree: a package the mirror has and the tree lacks
+HELLO = debmirror.PackageSpec(
+    "hello", "2.10-3", description="the classic greeting",
+    files=(debmirror.FileSpec("/usr/bin/hello", "#!/bin/sh\necho 'Hello, world!'\n",
+                              mode=0o755),))
 
 
 def manifest(tarball: Path) -> dict[str, tuple]:
@@ -50,9 +80,8 @@ def manifest(tarball: Path) -> dict[str, tuple]:
     return out
 
 
-@pytest.fixture(scope="module")
-def minbase_mirror(session_dir: Path, signer) -> Iterator[debmirror.MirrorServer]:
-    """A signed local mirror holding exactly bookworm's minbase, as real .debs."""
+def _real_minbase(session_dir: Path) -> list[Path]:
+    """bookworm's minbase as Debian's mirror serves it."""
     names = {line.split()[0] for line in (DATA / "bookworm-amd64-minbase.txt").read_text()
              .splitlines() if line.strip() and not line.startswith("#")}
     with requests.Session() as http:
@@ -72,11 +101,43 @@ def minbase_mirror(session_dir: Path, signer) -> Iterator[debmirror.MirrorServer
                     path.write_bytes(r.content)
                 paths.append(path)
     assert len(paths) == len(names)
-    paths.append(debmirror.build_deb(SCRIPTED, session_dir / "scripted-deb"))
-    repo = debmirror.mirror_real_debs(session_dir / "minbase-mirror", "bookworm", paths,
-                                      signer=signer)
+    return paths
+
+
+def _host_minbase(session_dir: Path) -> list[Path]:
+    if os.geteuid() != 0:
+        pytest.skip("repacking the host's packages keeps their owners only as root")
+    if not shutil.which("dpkg-query") or not Path("/var/lib/dpkg/status").is_file():
+        pytest.skip("the host is not a Debian system: no packages to repack")
+    return hostdebs.repack_minbase(session_dir / "host-debs", session_dir / "host-work")
+
+
+class Source:
+    """A signed local mirror of a minbase, and the recipe that points at it."""
+
+    def __init__(self, server: debmirror.MirrorServer, recipe: Path) -> None:
+        self.server = server
+        self.url = server.url
+        self.recipe = recipe
+
+
+@pytest.fixture(scope="module", params=[
+    pytest.param("host", id="offline"),
+    pytest.param("debian", id="real", marks=pytest.mark.network)])
+def minbase_mirror(request, session_dir: Path, signer) -> Iterator[Source]:
+    """A signed local mirror holding bookworm's minbase as real .debs (rebuilt from
+    the host's packages, or fetched from Debian), plus owner-scripts and hello."""
+    kind = request.param
+    paths = _host_minbase(session_dir) if kind == "host" else _real_minbase(session_dir)
+    extra = session_dir / f"extra-debs-{kind}"
+    paths += [debmirror.build_deb(SCRIPTED, extra), debmirror.build_deb(HELLO, extra)]
+    repo = debmirror.mirror_real_debs(session_dir / f"minbase-mirror-{kind}", "bookworm",
+                                      paths, signer=signer)
+    recipe = session_dir / f"debian-local-{kind}.yaml"
+    recipe.write_text(LOCAL_RECIPE)
+    recipe.chmod(0o644)
     server = debmirror.MirrorServer(repo.root)
-    yield server
+    yield Source(server, recipe)
     server.close()
 
 
@@ -110,8 +171,33 @@ def _user_xattrs(directory: Path) -> bool:
 
 
 def _args(mirror, signer, target, cache) -> list[str]:
-    return ["debian", str(target), "--release", "bookworm", "--mirror", mirror.url,
+    return [str(mirror.recipe), str(target), "--mirror", mirror.url,
             "--keyring", str(signer.keyring), "--cache", str(cache)]
+
+
+def _tree_works(user, tree: Path, extra: list[str], backend: str) -> None:
+    """What a user does first in a new tree, in this mode: become root, look at the
+    host name, use the tree's own apt (its sandbox user _apt has no id of its own
+    in a single-id namespace), and get a clear answer for a command not there."""
+    assert user.run("run", tree, *extra, "--", "id", "-u", check=True).stdout == "0\n"
+    name = user.run("run", tree, *extra, "--", "cat", "/proc/sys/kernel/hostname",
+                    check=True).stdout
+    if backend != "ptrace":     # PRoot fakes no host name (README: the modes)
+        assert name == "debian\n"
+    # a file only the tree has is seen by every way of looking at it (an older PRoot
+    # sent statx, which `ls` and `stat` use, to the host's path)
+    key = tree / "etc/apt/keyrings/debian-mirror.gpg"
+    seen = user.run("run", tree, *extra, "--", "stat", "-c", "%s", "/" + str(
+        key.relative_to(tree)), check=True).stdout
+    assert int(seen) == key.stat().st_size
+    apt = user.run("run", tree, *extra, "--", "/bin/sh", "-c",
+                   "apt-get update && apt-get install -y hello && hello")
+    assert apt.returncode == 0, apt.stdout + apt.stderr
+    assert apt.stdout.rstrip().endswith("Hello, world!")
+    missing = user.run("run", tree, *extra, "--", "/nonexistent", "x")
+    assert missing.returncode == 127
+    assert missing.stderr.strip() == \
+        f"rootstrap: error: /nonexistent: command not found in {tree}"
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +205,7 @@ def reference(minbase_mirror, signer, session_dir, cli_python) -> dict[str, tupl
     """The tarball built as real root (--mode root), when the tests run as root."""
     if os.geteuid() != 0:
         pytest.skip("the root backend needs the tests to run as root")
-    work = session_dir / "root-build"
-    work.mkdir()
+    work = Path(tempfile.mkdtemp(prefix="root-build-", dir=session_dir))
     out = work / "root.tar"
     subprocess.run([cli_python, "-m", "bootstrap",
                     *_args(minbase_mirror, signer, out, work / "cache"), "--mode", "root",
@@ -150,7 +235,6 @@ def test_backend_builds_the_same_tree(backend, request, minbase_mirror, signer, 
     user.run("export", tree, exported, *extra, env=env, check=True)
     assert manifest(exported) == reference
 
-    assert user.run("run", tree, *extra, "--", "id", "-u", check=True).stdout == "0\n"
     shadow = tree / "etc/shadow"
     if backend == "userns-full":
         st = os.lstat(shadow)          # really owned: group shadow is subgid start + 41
@@ -165,14 +249,14 @@ def test_backend_builds_the_same_tree(backend, request, minbase_mirror, signer, 
     user.exec("sh", "-c", f"echo 'nameserver 192.0.2.1' > {tree}/etc/resolv.conf", check=True)
     seen = user.run("run", tree, *extra, "--", "cat", "/etc/resolv.conf", check=True).stdout
     assert seen.encode() == host_resolv_conf() and "192.0.2.1" not in seen
+    _tree_works(user, tree, extra, backend)
 
 
 @pytest.fixture(scope="module")
 def scripted_reference(minbase_mirror, signer, session_dir, cli_python) -> dict[str, tuple]:
     if os.geteuid() != 0:
         pytest.skip("the root backend needs the tests to run as root")
-    work = session_dir / "root-scripted"
-    work.mkdir()
+    work = Path(tempfile.mkdtemp(prefix="root-scripted-", dir=session_dir))
     out = work / "root.tar"
     subprocess.run([cli_python, "-m", "bootstrap",
                     *_args(minbase_mirror, signer, out, work / "cache"), "--mode", "root",
@@ -200,8 +284,7 @@ def test_scriptlets_giving_files_away_and_making_nodes(backend, request, minbase
 
 def test_root_backend_exports_and_runs(minbase_mirror, signer, reference, session_dir,
                                        cli_python):
-    work = session_dir / "root-dir"
-    work.mkdir()
+    work = Path(tempfile.mkdtemp(prefix="root-dir-", dir=session_dir))
     env = dict(PATH=os.environ["PATH"], SOURCE_DATE_EPOCH=EPOCH)
     cli = [cli_python, "-m", "bootstrap"]
     subprocess.run(cli + _args(minbase_mirror, signer, work / "tree", work / "cache")
@@ -211,9 +294,11 @@ def test_root_backend_exports_and_runs(minbase_mirror, signer, reference, sessio
     assert manifest(work / "e.tar") == reference
     st = os.lstat(work / "tree/etc/shadow")
     assert (st.st_uid, st.st_gid) == (0, 42)
-    out = subprocess.run(cli + ["run", str(work / "tree"), "--", "id", "-u"], env=env,
-                         check=True, capture_output=True, text=True).stdout
-    assert out == "0\n"
+    out = subprocess.run(cli + ["run", str(work / "tree"), "--", "/bin/sh", "-c",
+                                "id -u; cat /proc/sys/kernel/hostname; apt-get update -q "
+                                ">/dev/null && apt-get install -y -q hello >/dev/null && hello"],
+                         env=env, check=True, capture_output=True, text=True).stdout
+    assert out == "0\ndebian\nHello, world!\n"
 
 
 def test_ptrace_is_chosen_where_user_namespaces_are_refused(single_user, minbase_mirror,

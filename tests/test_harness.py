@@ -59,7 +59,7 @@ def test_single_user_has_no_subordinate_range(single_user):
     for path in ("/etc/subuid", "/etc/subgid"):
         assert subid_ranges(single_user.name, single_user.uid, path) == []
     if subprocess.run(["unshare", "--user", "true"], stderr=subprocess.DEVNULL).returncode:
-        return
+        pytest.skip("user namespaces are disabled on this host")
     # Only the user itself can be mapped: exactly what rootstrap's single mode faces.
     proc = single_user.exec("unshare", "--user", "--map-root-user",
                             "cat", "/proc/self/uid_map", check=True)

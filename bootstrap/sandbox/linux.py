@@ -36,23 +36,29 @@ def mount(source: Optional[str], target: str, fstype: Optional[str], flags: int,
            f"mount {target}")
 
 
-# -- seccomp: chown that cannot be made real answers success -----------------
+# -- seccomp filters -----------------------------------------------------------
 # In a namespace that maps one id, chown(2) to any other id fails with EINVAL; on
 # a filesystem that refuses chown (NFS root_squash, some FUSE mounts) even chown
 # to oneself may fail. Either way maintainer scripts would abort. The filter
 # answers every chown with success without doing it; the chown/chgrp stand-ins
 # (shim.py) record what was meant for the ledger.
+#
+# PRoot translates only the path-taking system calls it knows. Older ones (5.1,
+# Debian 12's) do not know statx, faccessat2 or openat2, which then act on the
+# host's paths instead of the tree's; answering them ENOSYS makes libc fall back
+# to the calls PRoot translates (fstatat, faccessat, openat).
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 RET_ALLOW = 0x7FFF0000
-RET_ERRNO_0 = 0x00050000
+RET_ERRNO = 0x00050000
+ENOSYS = 38
 _LD_ABS_W, _JEQ_K, _RET_K = 0x20, 0x15, 0x06
 
-# machine -> (audit arch, chown-family syscall numbers)
-CHOWN_SYSCALLS = {
-    "x86_64": (0xC000003E, (92, 93, 94, 260)),     # chown fchown lchown fchownat
-    "aarch64": (0xC00000B7, (54, 55)),             # fchownat fchown
+# machine -> (audit arch, chown-family syscall numbers, statx faccessat2 openat2)
+SYSCALLS = {
+    "x86_64": (0xC000003E, (92, 93, 94, 260), (332, 439, 437)),
+    "aarch64": (0xC00000B7, (54, 55), (291, 439, 437)),
 }
 
 
@@ -65,27 +71,35 @@ class _Prog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_Filter))]
 
 
-def _chown_program(arch: int, calls: tuple[int, ...]) -> list[_Filter]:
-    n = len(calls)
-    prog = [_Filter(_LD_ABS_W, 0, 0, 4),                 # A = seccomp_data.arch
-            _Filter(_JEQ_K, 0, n + 2, arch),             # foreign ABI: allow
-            _Filter(_LD_ABS_W, 0, 0, 0)]                 # A = seccomp_data.nr
-    for i, nr in enumerate(calls):
-        prog.append(_Filter(_JEQ_K, n - i, 0, nr))       # a chown: jump to 'fake'
-    prog += [_Filter(_RET_K, 0, 0, RET_ALLOW), _Filter(_RET_K, 0, 0, RET_ERRNO_0)]
+def _program(arch: int, answers: list[tuple[int, int]]) -> list[_Filter]:
+    """Each (syscall number, errno) of answers fails with that errno (0: success
+    without effect); everything else, and every foreign ABI, is allowed."""
+    prog = [_Filter(_LD_ABS_W, 0, 0, 4),                      # A = seccomp_data.arch
+            _Filter(_JEQ_K, 0, 2 * len(answers) + 1, arch),   # foreign ABI: allow
+            _Filter(_LD_ABS_W, 0, 0, 0)]                      # A = seccomp_data.nr
+    for nr, errno in answers:
+        prog += [_Filter(_JEQ_K, 0, 1, nr), _Filter(_RET_K, 0, 0, RET_ERRNO | errno)]
+    prog.append(_Filter(_RET_K, 0, 0, RET_ALLOW))
     return prog
 
 
-def fake_chown() -> bool:
+def install_filter(fake_chown: bool = False, hide_from_proot: bool = False) -> bool:
     """Install the filter in this process (inherited by its children); False where
-    this machine has no table of syscall numbers."""
-    entry = CHOWN_SYSCALLS.get(os.uname().machine)
-    if entry is None:
+    this machine has no table of system call numbers."""
+    entry = SYSCALLS.get(os.uname().machine)
+    if entry is None or not (fake_chown or hide_from_proot):
         return False
-    filters = _chown_program(*entry)
+    arch, chowns, untranslated = entry
+    answers = [(nr, 0) for nr in chowns] if fake_chown else []
+    answers += [(nr, ENOSYS) for nr in untranslated] if hide_from_proot else []
+    filters = _program(arch, answers)
     array = (_Filter * len(filters))(*filters)
     prog = _Prog(len(filters), array)
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
     _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0),
            "prctl(SECCOMP)")
     return True
+
+
+def fake_chown() -> bool:
+    return install_filter(fake_chown=True)

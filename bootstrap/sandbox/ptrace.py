@@ -42,11 +42,14 @@ class PtraceSandbox(Sandbox):
     def _run_each(self, base: list[str], commands: Sequence[Sequence[str]],
                   env: dict[str, str], log: Optional[int], fake_chown: bool,
                   interactive: bool, input: Optional[bytes]) -> None:
-        for argv in commands:
+        def confine() -> None:
             # PRoot fakes chown that fails with EPERM, not EINVAL (an unmapped id when
-            # it runs inside someone's user namespace): the filter answers both
-            code = subprocess.run(base + list(argv), env=env,
-                                  preexec_fn=linux.fake_chown if fake_chown else None,
+            # it runs inside someone's user namespace): the filter answers both; and
+            # it hides the calls an older PRoot would let through to the host's paths
+            linux.install_filter(fake_chown=fake_chown, hide_from_proot=True)
+
+        for argv in commands:
+            code = subprocess.run(base + list(argv), env=env, preexec_fn=confine,
                                   **stdin_args(interactive, input),
                                   stdout=log, stderr=subprocess.STDOUT if log else None
                                   ).returncode
