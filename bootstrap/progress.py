@@ -3,6 +3,7 @@ amount of work is known, a ticking clock where it is not) on a terminal, nothing
 when piped or quiet; and the seconds each phase took, for --json and --verbose."""
 from __future__ import annotations
 
+import shutil
 import sys
 import threading
 import time
@@ -29,12 +30,16 @@ class Progress:
               unit: str = "it") -> Iterator[Callable[[float], None]]:
         """A phase of the build; yields the function that reports work done."""
         started = time.monotonic()
+        # a terminal that reports no size (a fresh pty) gets the usual 80x24: tqdm
+        # would draw nothing in zero rows
+        width, height = shutil.get_terminal_size()
         if total is None:
             bar = tqdm(desc=name, file=sys.stderr, leave=False, disable=not self.shown,
-                       bar_format="rootstrap: {desc}… {elapsed}")
+                       ncols=width, nrows=height, bar_format="rootstrap: {desc}… {elapsed}")
         else:
             bar = tqdm(desc=name, total=total, unit=unit, unit_scale=unit == "B",
-                       file=sys.stderr, leave=False, disable=not self.shown,
+                       file=sys.stderr, leave=False, disable=not self.shown, ncols=width,
+                       nrows=height,
                        bar_format="rootstrap: {desc} {bar} {n_fmt}/{total_fmt} {elapsed}")
         stop = threading.Event()
         ticker = None

@@ -75,25 +75,24 @@ def session_dir() -> Iterator[Path]:
 
 
 def _force_remove(path: Path) -> None:
-    def onerror(func, p, exc_info):  # type: ignore[no-untyped-def]
-        # A read-only directory made by a test (or a tree) blocks removal of its
-        # entries for a non-root owner: open it up and retry once.
-        try:
-            os.chmod(os.path.dirname(p), 0o755)
-            func(p)
-        except OSError:
-            pass
+    """Remove a session's files, whoever they belong to now.
 
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=onerror)
-    else:
-        shutil.rmtree(path, onerror=onerror)
-    if path.exists() and os.geteuid() != 0 and shutil.which("unshare"):
-        # Files owned by subordinate ids (a mapped build as non-root) can only be
-        # removed from inside a namespace that maps them.
+    Trees built by a mapped user as a non-root tester hold files of subordinate
+    ids, and read-only directories: as rootstrap removes its own failed builds,
+    they are removed from inside a user namespace that maps those ids (where the
+    tester is root over them), else opened up and removed as the tester."""
+    if os.geteuid() != 0 and shutil.which("unshare") and user_kind(
+            pwd.getpwuid(os.getuid()).pw_name, os.getuid()) == "mapped":
         subprocess.run(["unshare", "--user", "--map-root-user", "--map-auto",
-                        "rm", "-rf", str(path)],
+                        "rm", "-rf", "--", str(path)],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not os.path.lexists(path):
+        return
+    subprocess.run(["chmod", "-R", "u+rwX", "--", str(path)], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    shutil.rmtree(path, ignore_errors=True)
+    if os.path.lexists(path):
+        print(f"\nrootstrap tests: could not remove all of {path}", file=sys.stderr)
 
 
 SOURCE_FILES = ("bootstrap", "recipes", "keys", "pyproject.toml", "setup.py", "README.md")

@@ -5,6 +5,7 @@ mirror at all), so none of these needs the network.
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -169,3 +170,56 @@ def test_mirror_that_is_not_a_url(as_user, local_mirror):
                        "--mirror", "ftp.example.org/debian", "--keyring", local_mirror.keyring,
                        "--cache", as_user.cache)
     assert_user_error(proc, as_user, before, "ftp.example.org/debian")
+
+
+def test_missing_parent_directories_are_made(as_user, local_mirror):
+    target = as_user.path("ctr", "deeper", "tree.tar")
+    proc = as_user.run("debian", target, *local_mirror.cli_args(), "--cache", as_user.cache,
+                       "--no-configure", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert target.is_file()
+    assert target.parent.stat().st_uid == as_user.uid
+
+
+def test_a_parent_that_is_a_file_or_unwritable_is_named(as_user, local_mirror):
+    as_user.exec("touch", as_user.path("file"), check=True)
+    before = _entries(as_user)
+    proc = as_user.run("debian", as_user.path("file", "tree"), *local_mirror.cli_args(),
+                       "--cache", as_user.cache, "--no-configure")
+    assert_user_error(proc, as_user, before, f"{as_user.path('file')} is not a directory")
+    proc = as_user.run("debian", "/proc/rootstrap-test/tree", *local_mirror.cli_args(),
+                       "--cache", as_user.cache, "--no-configure")
+    assert_user_error(proc, as_user, before, "cannot create /proc/rootstrap-test")
+
+
+def test_a_host_that_does_not_resolve_is_named(as_user, local_mirror):
+    before = _entries(as_user)
+    proc = as_user.run("debian", as_user.path("tree"), "--release", local_mirror.codename,
+                       "--mirror", "http://no-such-mirror.invalid/debian",
+                       "--keyring", local_mirror.keyring, "--cache", as_user.cache)
+    assert_user_error(proc, as_user, before, "cannot resolve no-such-mirror.invalid")
+
+
+def test_json_errors_are_one_object_with_the_same_status(user, local_mirror):
+    local_mirror.resign(local_mirror.untrusted)
+    before = _entries(user)
+    proc = user.run("debian", user.path("tree"), *local_mirror.cli_args(),
+                    "--cache", user.cache, "--no-configure", "--json")
+    assert proc.returncode == 1 and proc.stderr == ""
+    error = json.loads(proc.stdout)
+    assert set(error) == {"error", "file", "mirror", "key"}
+    assert error["file"] == "dists/bookworm/InRelease"
+    assert error["mirror"] == local_mirror.url
+    assert error["key"] and local_mirror.untrusted.fingerprint.endswith(error["key"])
+    assert "not in the trusted keyring" in error["error"]
+    assert _entries(user) == before
+    usage = user.run("debian", "--json")
+    assert usage.returncode == 2 and json.loads(usage.stdout)["error"]
+
+
+@pytest.mark.parametrize("command", ["list", "run", "export"])
+def test_subcommands_answer_help_with_their_usage(as_user, command):
+    proc = as_user.run(command, "--help")
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert proc.stdout.startswith(f"usage: rootstrap {command}")
+    assert "debian:" not in proc.stdout         # help, not the list itself

@@ -3,6 +3,7 @@ the JSON result, mirror failover, and ownership carried by the ledger into tarba
 from __future__ import annotations
 
 import json
+import shlex
 import socket
 import tarfile
 
@@ -122,3 +123,16 @@ def test_detached_signature_by_an_untrusted_key_is_refused(as_user, local_mirror
     assert proc.stderr.startswith("rootstrap: error: dists/bookworm/Release from ")
     assert "not in the trusted keyring" in proc.stderr
     assert not as_user.path("tree").exists()
+
+
+def test_a_terminal_sees_each_phase_and_a_pipe_sees_none(as_user, local_mirror):
+    args = ["debian", as_user.path("tree"), *local_mirror.cli_args(), "--no-configure",
+            "--cache", as_user.cache]
+    command = " ".join(shlex.quote(str(a)) for a in [as_user.python, "-m", "bootstrap", *args])
+    # script(1) gives the build a terminal, as a user's shell would
+    shown = as_user.exec("script", "-qec", command, "/dev/null", check=True).stdout
+    for phase in ("index", "solve", "download", "unpack", "register", "emit"):
+        assert f"rootstrap: {phase}" in shown, shown
+    piped = _build(as_user, local_mirror, as_user.path("tree2"))
+    assert "rootstrap: index" not in piped.stderr
+    assert piped.stderr.count("\n") == 1       # the one-line summary
