@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -88,6 +89,11 @@ def run(tree: Path, argv: Sequence[str], mode: str = "auto",
     sandbox = choose(mode, proot)
     # apt's _apt and pacman's alpm need ids of their own: the single mapping has none
     setup = setup_for(tree, holds_ids=sandbox.mode != "userns-single")
+    run_dir = tree / "run"
+    if setup.files and (run_dir.is_symlink() or not run_dir.is_dir()):
+        print(f"rootstrap: warning: {tree} has no /run to show what its package manager "
+              "needs in this namespace; it may fail to download", file=sys.stderr)
+        setup = RunSetup()
     command = list(argv) or [login_shell(tree)]
     path = ":".join([f"/{SCRATCH}/{p}" for p in setup.path] + [SAFE_PATH])
     if not find_command(tree, command[0], path, setup.files):

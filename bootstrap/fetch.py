@@ -220,35 +220,38 @@ class Fetcher:
             mirror = self.mirrors[i]
             url = mirror.url(want.relpath)
             for attempt in range(BODY_ATTEMPTS):
-                done = 0
                 try:
-                    with self._get(url) as r:
-                        r.raise_for_status()
-
-                        def chunks() -> Iterator[bytes]:
-                            nonlocal done
-                            for chunk in r.iter_content(CHUNK):
-                                done += len(chunk)
-                                progress(len(chunk))
-                                yield chunk
-
-                        try:
-                            path = self.cache.store(want.digest, chunks())
-                        except Mismatch as e:
-                            die(f"{want.relpath} from {mirror}: {want.digest.label} {e.got} "
-                                f"does not match {want.digest.value} promised by the signed "
-                                "index", file=want.relpath, mirror=str(mirror))
-                except requests.HTTPError as e:
-                    errors.append(f"{url}: {_reason(e)}")
-                    break          # the mirror answered: asking again will not help
+                    # connecting and the headers: urllib3 has retried them already
+                    response = self._get(url)
+                    response.raise_for_status()
                 except (requests.RequestException, OSError) as e:
-                    progress(-done)
+                    errors.append(f"{url}: {_reason(e)}")
+                    break
+                done = 0
+
+                def chunks() -> Iterator[bytes]:
+                    nonlocal done
+                    for chunk in response.iter_content(CHUNK):
+                        done += len(chunk)
+                        progress(len(chunk))
+                        yield chunk
+
+                try:
+                    with response:
+                        path = self.cache.store(want.digest, chunks())
+                except Mismatch as e:
+                    die(f"{want.relpath} from {mirror}: {want.digest.label} {e.got} does not "
+                        f"match {want.digest.value} promised by the signed index",
+                        file=want.relpath, mirror=str(mirror))
+                except (requests.RequestException, OSError) as e:
+                    progress(-done)             # the body was cut off: ask again
                     if attempt + 1 < BODY_ATTEMPTS:
                         continue
                     errors.append(f"{url}: {_reason(e)}")
                     break
                 with self._lock:
                     self.downloads += 1
+                    self.active = i      # the mirror that answered is asked first now
                 return path
         die(f"cannot fetch {want.relpath}: " + "; ".join(errors), file=want.relpath,
             mirror=str(self.mirror))

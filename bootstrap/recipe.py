@@ -128,7 +128,7 @@ def load(path: Path, schema_of: Callable[[str, str], Schema]) -> Recipe:
     if not isinstance(family, str):
         die(f"{doc.where('family')}: 'family' is missing or not a string")
     own = schema_of(family, doc.where("family"))
-    top, config = schema.split(doc, "the recipe", _Top, own.recipe)
+    top, config = schema.split(doc, "the recipe", _Top, own.recipe, prefix="")
     releases: dict[str, Release] = {}
     for name in top.releases:
         section = _section(doc, "releases", name)

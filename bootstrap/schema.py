@@ -139,9 +139,11 @@ def empty(parent: Section) -> Section:
 
 
 def fill(cls: type[T], section: Section, label: str,
-         ignore: Sequence[str] = ()) -> T:
+         ignore: Sequence[str] = (), prefix: Optional[str] = None) -> T:
     """An instance of the dataclass cls from section; keys in ignore belong to
-    someone else (see split)."""
+    someone else (see split). label names the section in messages ("the recipe",
+    "releases.bookworm"); prefix, the path its keys are named by (default: label)."""
+    prefix = label if prefix is None else prefix
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     hints = typing.get_type_hints(cls)
     for key in section:
@@ -152,13 +154,14 @@ def fill(cls: type[T], section: Section, label: str,
     for name, f in fields.items():
         if name in section:
             values[name] = convert(section[name], hints[name], section, name,
-                                   f"{label}.{name}" if label else name)
+                                   f"{prefix}.{name}" if prefix else name)
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             die(f"{section.where()}: '{name}' is missing in {label or 'the file'}")
     return cls(**values)
 
 
-def split(section: Section, label: str, *classes: type) -> tuple[Any, ...]:
+def split(section: Section, label: str, *classes: type,
+          prefix: Optional[str] = None) -> tuple[Any, ...]:
     """One section read as several dataclasses that share its keys between them
     (the generic part of a recipe and a family's own); a key none of them names
     is an error."""
@@ -170,5 +173,5 @@ def split(section: Section, label: str, *classes: type) -> tuple[Any, ...]:
         mine.update({k: v for k, v in section.items() if k not in others or k in names[i]})
         mine.lines = section.lines
         mine.line = section.line
-        out.append(fill(cls, mine, label, ignore=sorted(others - names[i])))
+        out.append(fill(cls, mine, label, ignore=sorted(others - names[i]), prefix=prefix))
     return tuple(out)

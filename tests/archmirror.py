@@ -425,6 +425,7 @@ PACMAN_CONF = """\
 HoldPkg     = pacman glibc
 Architecture = auto
 CheckSpace
+DownloadUser = alpm
 SigLevel    = Required DatabaseOptional
 LocalFileSigLevel = Optional
 
@@ -483,6 +484,19 @@ if [ "$1" = --init ]; then
 fi
 """
 
+# The stand-in reports the configuration it was given, as `pacman -v` does, and
+# the DownloadUser it would switch to for downloads (pacman 7).
+PACMAN_STANDIN = """\
+#!/usr/bin/sh
+conf=/etc/pacman.conf
+while [ $# -gt 0 ]; do
+    case "$1" in --config) conf="$2"; shift;; esac
+    shift
+done
+echo "Conf File : $conf"
+grep '^ *DownloadUser' "$conf" || echo "DownloadUser: none"
+"""
+
 CORE = "core"
 EXTRA = "extra"
 REPOS = (CORE, EXTRA)
@@ -513,7 +527,7 @@ def fixture_specs(busybox: str = "/bin/busybox") -> dict[str, list[PkgSpec]]:
     """The fixture packages by repository (core first: repository order matters)."""
     fs_dirs = [FileSpec(d, kind="dir") for d in (
         "usr", "usr/bin", "usr/lib", "usr/share", "etc", "var", "var/lib", "srv",
-        "home")]
+        "home", "run")]
     filesystem = PkgSpec(
         "filesystem", "2023.09.18-1", arch="any", desc="Base Arch Linux files (fixture)",
         install=FILESYSTEM_INSTALL,
@@ -600,7 +614,12 @@ def fixture_specs(busybox: str = "/bin/busybox") -> dict[str, list[PkgSpec]]:
         "pacman", "6.0.2-9", desc="fixture stand-in for pacman", depends=("busybox-sh",),
         backup=("etc/pacman.conf",),
         files=(FileSpec("usr/bin/pacman-key", PACMAN_KEY.encode(), mode=0o755),
+               FileSpec("usr/bin/pacman", PACMAN_STANDIN.encode(), mode=0o755),
                FileSpec("etc/pacman.conf", PACMAN_CONF.encode())))
+    # a dependency written with an operator and no version, as real databases have
+    # ('gconf>'): libalpm reads it; only installing this package can fail on it
+    oddball = PkgSpec("oddball", "1.0-1", arch="any", depends=("gconf>", "busybox-sh"),
+                      files=(_doc("oddball"),))
     base = PkgSpec(
         "base", "3-2", arch="any", desc="Minimal package set (fixture)",
         depends=("filesystem", "sh", "setuid-tool", "hardlinks", "mailer", "foo-app",
@@ -610,7 +629,7 @@ def fixture_specs(busybox: str = "/bin/busybox") -> dict[str, list[PkgSpec]]:
         CORE: [filesystem, busybox_sh, setuid_tool, hardlinks, mta, mailer, zz_virt,
                bb_other, ab_other, other_user, libfoo, foo_app, scripted, hooked,
                hook_target, pacman, base],
-        EXTRA: [aa_virt, virt_user, grp_a, grp_b],
+        EXTRA: [aa_virt, virt_user, grp_a, grp_b, oddball],
     }
 
 

@@ -574,7 +574,10 @@ class MirrorServer:
 
     `requests` is the list of request paths in order (clear() it between steps);
     `log` has method, path, status and request headers of each. `faults` maps a
-    path to a status code to answer instead of the file (e.g. 404, 500).
+    path to a status code to answer instead of the file (e.g. 404, 500). `flaky`
+    maps a path to the misbehaviours of its next requests, one each, in order: a
+    status code, or "cut" (the headers and half the body, then the connection
+    closes).
     """
 
     def __init__(self, root: Path) -> None:
@@ -582,6 +585,7 @@ class MirrorServer:
         self.requests: list[str] = []
         self.log: list[Request] = []
         self.faults: dict[str, int] = {}
+        self.flaky: dict[str, list[Union[int, str]]] = {}
         self._lock = threading.Lock()
         self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
@@ -602,6 +606,7 @@ class MirrorServer:
             self.requests.clear()
             self.log.clear()
             self.faults.clear()
+            self.flaky.clear()
 
     def close(self) -> None:
         self._httpd.shutdown()
@@ -642,7 +647,10 @@ class MirrorServer:
             def _serve(self, body: bool) -> None:
                 path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
                 headers = {k: v for k, v in self.headers.items()}
-                fault = server.faults.get(path)
+                with server._lock:
+                    pending = server.flaky.get(path)
+                    once = pending.pop(0) if pending else None
+                fault = server.faults.get(path) or (once if isinstance(once, int) else None)
                 if fault:
                     server._record(self.command, path, fault, headers)
                     self._reply(fault, {}, b"injected fault\n", body)
@@ -664,6 +672,15 @@ class MirrorServer:
                     self._reply(304, meta, send_body=False)
                     return
                 data = target.read_bytes()
+                if once == "cut" and body:
+                    server._record(self.command, path, 200, headers)
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data[: len(data) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
                 server._record(self.command, path, 200, headers)
                 self._reply(200, {**meta, "Content-Type": "application/octet-stream"},
                             data, body)

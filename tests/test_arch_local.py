@@ -346,3 +346,32 @@ def test_unknown_repositories_and_packages_are_named(as_user, arch_mirror):
     proc = as_user.run("arch", as_user.path("t"), *_args(arch_mirror), "--include",
                        "no-such-thing", "--cache", as_user.cache)
     _refused(as_user, proc, "no package or group 'no-such-thing'", "core, extra")
+
+
+def test_a_malformed_dependency_matters_only_in_a_chosen_package(as_user, arch_mirror):
+    extra = archmirror.read_db(arch_mirror.fixture.repos["extra"] / "extra.db")
+    assert extra["oddball-1.0-1"]["DEPENDS"] == ["gconf>", "busybox-sh"]
+    proc = as_user.run("arch", as_user.path("odd"), *_args(arch_mirror), "--variant",
+                       "custom", "--include", "oddball", "--cache", as_user.cache)
+    _refused(as_user, proc, "gconf>", "%DEPENDS% of oddball in extra.db",
+             "an operator without a version")
+    tree = as_user.path("base")
+    as_user.run("arch", tree, *_args(arch_mirror), "--no-configure", "--cache",
+                as_user.cache, check=True)
+    assert "oddball" not in host_pacman(tree, "-Qq").stdout.split()
+
+
+def test_pacman_downloads_as_itself_where_its_download_user_has_no_id(user, arch_mirror):
+    tree = user.path("arch")
+    user.run("arch", tree, *_args(arch_mirror), "--variant", "minimal", "--cache",
+             user.cache, check=True)
+    conf = (tree / "etc/pacman.conf").read_bytes()
+    assert b"\nDownloadUser = alpm\n" in conf
+    seen = user.run("run", tree, "--", "pacman", "-Sy", check=True).stdout
+    if user.kind == "single":
+        # the namespace maps only the user: pacman is given a copy of its
+        # configuration without DownloadUser; the tree's own file is untouched
+        assert seen == "Conf File : /run/rootstrap/pacman.conf\nDownloadUser: none\n"
+    else:
+        assert seen == "Conf File : /etc/pacman.conf\nDownloadUser = alpm\n"
+    assert (tree / "etc/pacman.conf").read_bytes() == conf

@@ -136,3 +136,70 @@ def test_a_terminal_sees_each_phase_and_a_pipe_sees_none(as_user, local_mirror):
     piped = _build(as_user, local_mirror, as_user.path("tree2"))
     assert "rootstrap: index" not in piped.stderr
     assert piped.stderr.count("\n") == 1       # the one-line summary
+
+
+def test_a_flaky_mirror_is_asked_again(as_user, local_mirror):
+    inrelease = "/dists/bookworm/InRelease"
+    deb = "/" + str(local_mirror.deb("base-files").relative_to(local_mirror.root))
+    local_mirror.server.flaky[inrelease] = [503]
+    local_mirror.server.flaky[deb] = ["cut", 502]
+    proc = _build(as_user, local_mirror, as_user.path("tree"), "--json")
+    assert json.loads(proc.stdout)["packages"]
+    statuses = [e.status for e in local_mirror.log if e.path == inrelease]
+    assert statuses == [503, 200]
+    assert [e.status for e in local_mirror.log if e.path == deb] == [200, 502, 200]
+    # and a file the mirror does not have is asked for once, not again and again
+    local_mirror.reset_requests()
+    local_mirror.faults["/dists/bookworm/InRelease"] = 404
+    local_mirror.faults["/dists/bookworm/Release"] = 404
+    proc = as_user.run("debian", as_user.path("t2"), *local_mirror.cli_args(),
+                       "--cache", as_user.cache, "--no-configure")
+    assert proc.returncode == 1
+    assert local_mirror.requests.count("/dists/bookworm/InRelease") == 1
+
+
+def test_a_signature_is_cached_only_with_what_it_verified(as_user, local_mirror):
+    import hashlib
+    local_mirror.faults["/dists/bookworm/InRelease"] = 404
+    local_mirror.resign(local_mirror.untrusted)
+    proc = as_user.run("debian", as_user.path("tree"), *local_mirror.cli_args(),
+                       "--no-configure", "--cache", as_user.cache)
+    assert proc.returncode == 1 and "not in the trusted keyring" in proc.stderr
+    index = as_user.cache / "index"
+    for name in ("Release", "Release.gpg"):
+        url = f"{local_mirror.url}/dists/bookworm/{name}"
+        key = hashlib.sha256(url.encode()).hexdigest()
+        assert not (index / f"{key}.data").exists(), name
+    local_mirror.restore()
+    _build(as_user, local_mirror, as_user.path("tree"))
+    for name in ("Release", "Release.gpg"):
+        url = f"{local_mirror.url}/dists/bookworm/{name}"
+        assert (index / f"{hashlib.sha256(url.encode()).hexdigest()}.data").exists(), name
+
+
+def test_what_rootstrap_writes_while_configuring_stays_in_the_tree(
+        user, local_mirror, session_dir, serve_mirror):
+    """policy-rc.d and the chown/mknod stand-ins go into the tree through the
+    confined writer: a package that made them links out of the tree (to folders
+    the user may write) cannot make rootstrap write there."""
+    import debmirror
+    outside = user.mkdir("outside")
+    escape = outside / "policy-rc.d"
+    evil = debmirror.PackageSpec(
+        "evil", "1.0-1", description="links where rootstrap writes",
+        files=(debmirror.FileSpec("/usr/sbin/policy-rc.d", kind="symlink",
+                                  target=str(escape)),
+               debmirror.FileSpec("/.rootstrap", kind="symlink", target=str(outside))))
+    root = session_dir / f"evil-mirror-{user.kind}"
+    repo = debmirror.build_repo(root, "bookworm", debmirror.fixture_packages() + [evil],
+                                local_mirror.signer.home, local_mirror.signer.fingerprint,
+                                keyring=local_mirror.keyring)
+    server = serve_mirror(repo.root)
+    proc = user.run("debian", user.path("tree"), "--release", "bookworm", "--mirror",
+                    server.url, "--keyring", local_mirror.keyring, "--include", "evil",
+                    "--cache", user.cache)
+    # the fixture has no dpkg: configuring fails, after policy-rc.d and the
+    # stand-ins were written
+    assert proc.returncode == 1 and "configuring failed" in proc.stderr, proc.stderr
+    assert list(outside.iterdir()) == []
+    assert not user.path("tree").exists()

@@ -116,6 +116,12 @@ def test_minbase_tree_is_a_working_debian(user, release):
     assert (target / "etc/apt/sources.list.d/debian.sources").read_text().count(release) == 3
     assert not list((target / "var/cache/apt/archives").glob("*.deb"))
     assert not (target / "usr/sbin/policy-rc.d").exists()
+    if release == "trixie":
+        # README's example, for a user with and without a subordinate id range
+        apt = user.run("run", target, "--", "/bin/sh", "-c",
+                       "apt-get update && apt-get install -y hello && hello")
+        assert apt.returncode == 0, apt.stdout + apt.stderr
+        assert apt.stdout.rstrip().endswith("Hello, world!")
 
 
 @pytest.mark.parametrize("variant", ["essential", "apt", "minbase"])
