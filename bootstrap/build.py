@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import resource
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -242,7 +243,10 @@ def _configure(family: Family, plan: Plan, registered: Any, sandbox: Sandbox,
         sandbox.call(lambda: ownership.materialize(root, ledger, owners_real))
     prefix = "" if sandbox.mode == "root" else shim.install(writer, chown=not owners_real)
     log_file = None if opts.verbose else tempfile.TemporaryFile(prefix="rootstrap-log-")
-    runner = TreeRunner(sandbox, root, prefix, log_file.fileno() if log_file else None,
+    # what the commands say goes to the log, or with --verbose to stderr: stdout is
+    # the result's (--json)
+    runner = TreeRunner(sandbox, root, prefix,
+                        log_file.fileno() if log_file else sys.stderr.fileno(),
                         fake_chown=not owners_real, after_run=writer.forget)
     try:
         try:
