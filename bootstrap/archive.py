@@ -100,9 +100,17 @@ def open_tar(stream: BinaryIO) -> tarfile.TarFile:
     return tarfile.open(fileobj=decompressed(stream), mode="r|")
 
 
+Owners = Callable[[tarfile.TarInfo], tuple[int, int]]
+Reader = Callable[[tarfile.TarInfo, BinaryIO], BinaryIO]
+
+
 def tar_to_tree(tar: tarfile.TarFile, writer: TreeWriter,
-                on_path: Optional[Callable[[str, tarfile.TarInfo], None]] = None) -> None:
+                on_path: Optional[Callable[[str, tarfile.TarInfo], None]] = None,
+                owners: Optional[Owners] = None, reader: Optional[Reader] = None) -> None:
     """Write every member of tar into the tree; on_path sees each cleaned name.
+    owners(member) gives the owner to record (default: the numeric ids in the
+    header); reader(member, stream) may wrap a file's contents (to check them on
+    the way in).
 
     Raises Unsafe for members that would escape or that no package may hold."""
     for m in tar:
@@ -113,22 +121,24 @@ def tar_to_tree(tar: tarfile.TarFile, writer: TreeWriter,
             continue
         xattrs = {k[len("SCHILY.xattr."):]: v.encode("utf-8", "surrogateescape")
                   for k, v in m.pax_headers.items() if k.startswith("SCHILY.xattr.")}
+        uid, gid = owners(m) if owners else (m.uid, m.gid)
         mtime = float(m.mtime)
         if m.isdir():
-            path = writer.mkdir(rel, m.mode, m.uid, m.gid)
+            path = writer.mkdir(rel, m.mode, uid, gid)
         elif m.isreg():
             src = tar.extractfile(m)
             assert src is not None
-            path = writer.write_file(rel, src, m.mode, m.uid, m.gid, mtime)
+            path = writer.write_file(rel, reader(m, src) if reader else src, m.mode, uid, gid,
+                                     mtime)
         elif m.issym():
-            path = writer.symlink(rel, m.linkname, m.uid, m.gid, mtime)
+            path = writer.symlink(rel, m.linkname, uid, gid, mtime)
         elif m.islnk():
             path = writer.hardlink(rel, clean_member(m.linkname))
         elif m.ischr() or m.isblk():
-            path = writer.node(rel, CHAR if m.ischr() else BLOCK, m.mode, m.uid, m.gid,
+            path = writer.node(rel, CHAR if m.ischr() else BLOCK, m.mode, uid, gid,
                                (m.devmajor, m.devminor))
         elif m.isfifo():
-            path = writer.node(rel, FIFO, m.mode, m.uid, m.gid)
+            path = writer.node(rel, FIFO, m.mode, uid, gid)
         else:
             raise Unsafe(f"unsupported tar entry type for {m.name}")
         if xattrs:

@@ -4,12 +4,12 @@ from __future__ import annotations
 import os
 import resource
 import shutil
-import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from bootstrap import baseconfig, emit, ownership, reproducible
 from bootstrap.cache import Cache
@@ -20,7 +20,7 @@ from bootstrap.ledger import CHAR, Ledger, ledger_path
 from bootstrap.paths import default_cache
 from bootstrap.progress import Progress
 from bootstrap.recipe import Recipe
-from bootstrap.sandbox import Sandbox, choose, shim
+from bootstrap.sandbox import Sandbox, choose
 from bootstrap.sandbox.base import TreeRunner
 from bootstrap.treewriter import TreeWriter
 
@@ -188,6 +188,7 @@ def _assemble(family: Family, plan: Plan, archives: list[Path], fetcher: Fetcher
               progress: Progress, recipe: Recipe) -> bool:
     """Unpack, register, configure and write out the tree; whether owners are real."""
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.rootstrap-", dir=target.parent))
+    runner: Optional[TreeRunner] = None
     try:
         owners_real = bool(sandbox and sandbox.can_chown
                            and sandbox.call(lambda: ownership.probe_chown(staging)))
@@ -196,19 +197,27 @@ def _assemble(family: Family, plan: Plan, archives: list[Path], fetcher: Fetcher
         ledger = Ledger()
         writer = TreeWriter(staging, ledger, family.existing_dirs)
         writer.mkdir(".", 0o755, 0, 0)
-        family.prepare(writer)
-        unpacked: list[Any] = []
-        with progress.phase("unpack", len(plan.packages), "pkg") as step:
-            for pkg, archive in zip(plan.packages, archives):
-                unpacked.append(family.unpack(plan, pkg, archive, writer))
-                step(1)
-        with progress.phase("register"):
-            registered = family.register(plan, unpacked, writer)
-            _dev(writer)
         if opts.configure:
             assert sandbox is not None
-            with progress.phase("configure"):
-                _configure(family, plan, registered, sandbox, writer, opts, owners_real)
+            runner = TreeRunner(sandbox, writer, owners_real, opts.verbose)
+        with _explained(runner):
+            family.prepare(writer)
+            unpacked: list[Any] = []
+            with progress.phase("unpack", len(plan.packages), "pkg") as step:
+                for pkg, archive in zip(plan.packages, archives):
+                    if runner:
+                        family.before_unpack(plan, pkg, archive, runner)
+                    unpacked.append(family.unpack(plan, pkg, archive, writer))
+                    if runner:
+                        family.after_unpack(plan, pkg, unpacked[-1], runner)
+                    step(1)
+            with progress.phase("register"):
+                registered = family.register(plan, unpacked, writer)
+                _dev(writer)
+            if runner:
+                with progress.phase("configure"), runner.session():
+                    family.configure(plan, registered, runner, writer)
+                runner.close()
         with progress.phase("config"):
             baseconfig.write(writer, opts.hostname or recipe.hostname)
             family.write_sources(plan, writer, fetcher.mirror)
@@ -229,41 +238,21 @@ def _assemble(family: Family, plan: Plan, archives: list[Path], fetcher: Fetcher
                 emit.write_tar(staging, ledger, target, fmt, reproducible.source_date_epoch())
                 remove_tree(staging, sandbox)
     except BaseException:
+        if runner:
+            runner.close(collect=False)
         remove_tree(staging, sandbox)
         raise
     return owners_real
 
 
-def _configure(family: Family, plan: Plan, registered: Any, sandbox: Sandbox,
-               writer: TreeWriter, opts: Options, owners_real: bool) -> None:
-    root, ledger = writer.root, writer.ledger
-    if sandbox.mode != "ptrace":
-        # inside a namespace root reads through any mode; PRoot's fake root does not,
-        # so there the tree stays readable and merge() tells relaxed modes apart
-        sandbox.call(lambda: ownership.materialize(root, ledger, owners_real))
-    prefix = "" if sandbox.mode == "root" else shim.install(writer, chown=not owners_real)
-    log_file = None if opts.verbose else tempfile.TemporaryFile(prefix="rootstrap-log-")
-    # what the commands say goes to the log, or with --verbose to stderr: stdout is
-    # the result's (--json)
-    runner = TreeRunner(sandbox, root, prefix,
-                        log_file.fileno() if log_file else sys.stderr.fileno(),
-                        fake_chown=not owners_real, after_run=writer.forget)
+@contextmanager
+def _explained(runner: Optional[TreeRunner]) -> Iterator[None]:
+    """A failure while the tree's programs ran, with the last line they wrote."""
     try:
-        try:
-            family.configure(plan, registered, runner, writer)
-        except Die as e:
-            if log_file:
-                log_file.seek(0)
-                tail = [ln for ln in log_file.read().decode(errors="replace").splitlines()
-                        if ln.strip()][-1:]
-                if tail:
-                    raise Die(f"{e.message}: {tail[0].strip()}") from None
-            raise
-    finally:
-        if log_file:
-            log_file.close()
-    writer.forget()
-    seen = sandbox.call(lambda: ownership.harvest(root, owners_real))
-    ownership.merge(ledger, seen, owners_real)
-    if prefix:
-        shim.collect(writer)
+        yield
+    except Die as e:
+        tail = runner.tail() if runner else ""
+        if tail and tail not in e.message:
+            raise Die(f"{e.message}: {tail}", e.code, file=e.file, mirror=e.mirror,
+                      key=e.key) from None
+        raise

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, Optional
 
 from bootstrap.atomic import AtomicFile, write_atomic
-from bootstrap.digest import Digest
+from bootstrap.digest import Covers, Digest
 from bootstrap.errors import die
 
 CHUNK = 1 << 20
@@ -73,8 +73,9 @@ class Cache:
         self._pinned.append(f)
         return Path(f"/proc/{os.getpid()}/fd/{fd}")
 
-    def lookup(self, digest: Digest) -> Optional[Path]:
-        """The cached object, if present and still matching its digest, pinned."""
+    def lookup(self, digest: Digest, covers: Optional[Covers] = None) -> Optional[Path]:
+        """The cached object, if present and still matching its digest (of the whole
+        file, or of the part covers reads), pinned."""
         path = self.object_path(digest)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -87,19 +88,17 @@ class Cache:
                 die(f"cannot read {path}: {e.strerror}")
             path.unlink(missing_ok=True)   # a link has no business in the cache
             return None
-        h = digest.hasher()
-        for block in iter(lambda: os.read(fd, CHUNK), b""):
-            h.update(block)
-        if not digest.matches(h):
+        if _digest_of(fd, digest, covers) != digest.value:
             os.close(fd)
             path.unlink(missing_ok=True)  # a corrupted object is dropped, never served
             return None
         return self._pin(fd)
 
-    def store(self, digest: Digest, chunks: Iterator[bytes]) -> Path:
-        """Write chunks; keep them only if they hash to digest, else raise Mismatch.
-        The object comes back pinned (see _pin), through a descriptor of the very
-        file the chunks were hashed into."""
+    def store(self, digest: Digest, chunks: Iterator[bytes],
+              covers: Optional[Covers] = None) -> Path:
+        """Write chunks; keep them only if they hash to digest (the whole file, or
+        the part covers reads), else raise Mismatch. The object comes back pinned
+        (see _pin), through a descriptor of the very file that was checked."""
         path = self.object_path(digest)
         path.parent.mkdir(parents=True, exist_ok=True)
         with AtomicFile(path.parent) as out:
@@ -107,9 +106,12 @@ class Cache:
             for chunk in chunks:
                 h.update(chunk)
                 out.file.write(chunk)
-            if not digest.matches(h):
-                raise Mismatch(h.hexdigest())
+            out.file.flush()
             fd = os.open(out.tmp, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            got = h.hexdigest() if covers is None else _digest_of(fd, digest, covers)
+            if got != digest.value:
+                os.close(fd)
+                raise Mismatch(got)
             out.commit(path)
         return self._pin(fd)
 
@@ -149,3 +151,22 @@ class Cache:
         base = self._index_base(url)
         write_atomic(base.with_suffix(".data"), data)
         write_atomic(base.with_suffix(".json"), json.dumps(dict(validators, url=url)).encode())
+
+
+def _digest_of(fd: int, digest: Digest, covers: Optional[Covers]) -> str:
+    """The digest, in digest's algorithm, of the file behind fd (or of the part
+    covers reads); the descriptor is left at the start."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    try:
+        if covers is not None:
+            with open(fd, "rb", closefd=False) as f:
+                try:
+                    return covers(f)
+                except (OSError, ValueError, EOFError):
+                    return ""          # not even readable as what it claims to be
+        h = digest.hasher()
+        for block in iter(lambda: os.read(fd, CHUNK), b""):
+            h.update(block)
+        return h.hexdigest()
+    finally:
+        os.lseek(fd, 0, os.SEEK_SET)

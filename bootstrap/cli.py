@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import NoReturn, Optional, Sequence
 from bootstrap.errors import Die
 
 PROG = "rootstrap"
-COMMANDS = ("list", "export", "run")
+COMMANDS = ("list", "export", "run", "verify")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,8 +29,8 @@ def _csv(value: str) -> list[str]:
 def _build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Build a Linux distribution's root filesystem "
                 "without root.", epilog="Also: `rootstrap list` (every recipe), "
-                "`rootstrap export TREE OUT.tar.zst`, `rootstrap run TREE [-- CMD...]`; "
-                "each takes --help.")
+                "`rootstrap export TREE OUT.tar.zst`, `rootstrap run TREE [-- CMD...]`, "
+                "`rootstrap verify DISTRO FILE...`; each takes --help.")
     p.add_argument("distro", help="recipe name from recipes/ or path to a recipe YAML")
     p.add_argument("target", help="directory or tarball (.tar, .tar.gz, .tar.xz, .tar.zst); "
                    "missing parent directories are made")
@@ -123,6 +124,23 @@ def _run(argv: list[str]) -> int:
     return run(Path(args.tree), command, args.mode, args.proot)
 
 
+def _verify(argv: list[str]) -> int:
+    p = _Parser(prog=f"{PROG} verify", description="Check packages and indexes against the "
+                "recipe's trust roots as the distribution's own tools do: one line per file, "
+                "OK FILE SIGNER or FAIL FILE: REASON; the exit status is 1 if any fails.")
+    p.add_argument("distro", help="recipe name from recipes/ or path to a recipe YAML")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("--keyring", action="append", default=[], type=Path, metavar="PATH",
+                   help="trust roots that replace the recipe's")
+    p.add_argument("--index", action="append", default=[], type=Path, metavar="FILE",
+                   help="a (verified) index that vouches for files without a signature of "
+                   "their own: InRelease and Packages for a .deb, a pacman database, an "
+                   "APKINDEX.tar.gz")
+    args = p.parse_args(argv)
+    from bootstrap.verify import verify
+    return verify(args.distro, args.files, args.index, args.keyring)
+
+
 def _build(argv: list[str]) -> int:
     args = _build_parser().parse_args(argv)
     from bootstrap.build import Options, build
@@ -160,6 +178,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _export(args[1:])
         if args[:1] == ["run"]:
             return _run(args[1:])
+        if args[:1] == ["verify"]:
+            return _verify(args[1:])
         return _build(args)
     except Die as e:
         if as_json:
@@ -167,6 +187,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else:
             print(f"{PROG}: error: {e.message}", file=sys.stderr)
         return e.code
+    except BrokenPipeError:
+        # the reader went away (`rootstrap list | head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         if as_json:
             print(json.dumps(Die("interrupted; nothing was left behind", 130).as_json()))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Iterable
+from typing import BinaryIO, Callable, Iterable
 
 # algorithm -> length of its hex digest
 LENGTHS = {"sha1": 40, "sha256": 64, "sha512": 128}
@@ -50,3 +50,9 @@ class Digest:
 
     def __str__(self) -> str:
         return f"{self.label} {self.value}"
+
+
+# What an index's digest covers when that is not the whole file (apk's C: is the
+# SHA-1 of a package's control part only): the function that reads a file and
+# gives the digest's value for it. The cache names and checks such files by it.
+Covers = Callable[[BinaryIO], str]

@@ -17,7 +17,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from bootstrap.cache import CHUNK, Cache, Mismatch
-from bootstrap.digest import Digest
+from bootstrap.digest import Covers, Digest
 from bootstrap.errors import Die, die
 
 TIMEOUT = (15, 60)
@@ -56,6 +56,7 @@ class Wanted:
     relpath: str
     digest: Digest
     size: int
+    covers: Optional[Covers] = None    # the part digest is of, when not the whole file
 
     def __post_init__(self) -> None:
         # relpath comes from a mirror's index and becomes a URL path
@@ -209,7 +210,7 @@ class Fetcher:
 
     def hashed(self, want: Wanted) -> Path:
         """A file whose digest the signed index promised: from cache, else downloaded."""
-        cached = self.cache.lookup(want.digest)
+        cached = self.cache.lookup(want.digest, want.covers)
         if cached:
             return cached
         return self._download(want, lambda n: None)
@@ -238,7 +239,7 @@ class Fetcher:
 
                 try:
                     with response:
-                        path = self.cache.store(want.digest, chunks())
+                        path = self.cache.store(want.digest, chunks(), want.covers)
                 except Mismatch as e:
                     die(f"{want.relpath} from {mirror}: {want.digest.label} {e.got} does not "
                         f"match {want.digest.value} promised by the signed index",
@@ -262,7 +263,7 @@ class Fetcher:
         paths: dict[int, Path] = {}
         todo: list[int] = []
         for n, want in enumerate(wants):
-            cached = self.cache.lookup(want.digest)
+            cached = self.cache.lookup(want.digest, want.covers)
             if cached:
                 paths[n] = cached
                 progress(want.size)

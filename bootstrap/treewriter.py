@@ -203,6 +203,8 @@ class TreeWriter:
             flag = stat.S_IFCHR if kind == CHAR else stat.S_IFBLK
             assert rdev
             os.mknod(self.full(path), flag | 0o600, os.makedev(*rdev))
+            # a node is read by the kernel, not by rootstrap: its mode is the real one
+            os.chmod(self.full(path), mode & 0o7777)
         self.ledger.set(path, Entry(kind, mode & 0o7777, uid, gid, rdev=rdev))
         return path
 

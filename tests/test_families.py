@@ -190,8 +190,8 @@ def test_the_family_s_own_keys_are_checked_with_file_and_line(toy, tmp_path: Pat
 def test_an_unknown_family_is_named_with_the_known_ones(tmp_path: Path):
     path = tmp_path / "x.yaml"
     path.write_text("name: x\nfamily: nosuch\n")
-    with pytest.raises(Die, match=r"x.yaml line 2: unknown family 'nosuch' \(known: deb, "
-                                  r"pacman\)"):
+    with pytest.raises(Die, match=r"x.yaml line 2: unknown family 'nosuch' \(known: apk, "
+                                  r"deb, pacman\)"):
         load_recipe(str(path))
     path.write_text("name: x\nfamily: ../../etc\n")
     with pytest.raises(Die, match="unknown family"):

@@ -41,7 +41,7 @@ def test_every_shipped_recipe_loads_with_its_family():
         recipe, family = load_recipe(name)
         assert recipe.name == name and family.__module__.endswith(f"{recipe.family}.family")
         assert recipe.default_release in recipe.releases
-        assert recipe.keyrings and all(k.is_file() for k in recipe.keyrings), name
+        assert recipe.keyrings and all(k.exists() for k in recipe.keyrings), name
 
 
 def test_generic_and_family_keys_land_in_their_places(tmp_path: Path):

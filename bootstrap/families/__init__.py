@@ -14,10 +14,10 @@ from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from bootstrap import recipe as recipes
-from bootstrap.errors import die
+from bootstrap.errors import Die, die
 from bootstrap.fetch import Fetcher, Mirror, Wanted
 from bootstrap.recipe import Recipe, Release, Schema, Variant
 from bootstrap.sandbox.base import TreeRunner
@@ -38,6 +38,14 @@ class Plan:
     """What select() decided: the packages to fetch and unpack, in unpack order.
     Families subclass it with what their later steps need."""
     packages: list[Chosen]
+
+
+@dataclass
+class Verdict:
+    """What `rootstrap verify` says of one file: the signer, or why not."""
+    file: Path
+    signer: str = ""
+    error: str = ""
 
 
 @dataclass
@@ -84,9 +92,17 @@ class Family(ABC):
     def prepare(self, writer: TreeWriter) -> None:
         """Lay out what must exist before the first package (merged /usr links)."""
 
+    def before_unpack(self, plan: Any, pkg: Chosen, archive: Path,
+                      runner: TreeRunner) -> None:
+        """What runs in the tree before pkg's files are there (only when configuring):
+        for package managers that run a script there (apk's .pre-install)."""
+
     @abstractmethod
     def unpack(self, plan: Any, pkg: Chosen, archive: Path, writer: TreeWriter) -> Any:
         """Stream one verified package archive into the tree; what it unpacked."""
+
+    def after_unpack(self, plan: Any, pkg: Chosen, unpacked: Any, runner: TreeRunner) -> None:
+        """What runs in the tree right after pkg's files are (apk's .post-install)."""
 
     @abstractmethod
     def register(self, plan: Any, unpacked: list[Any], writer: TreeWriter) -> Any:
@@ -95,7 +111,8 @@ class Family(ABC):
     @abstractmethod
     def configure(self, plan: Any, registered: Any, runner: TreeRunner,
                   writer: TreeWriter) -> None:
-        """Run scriptlets, triggers and hooks inside the tree."""
+        """Run scriptlets, triggers and hooks inside the tree (in one session of
+        runner: the tree is handed over once for all of them)."""
 
     @abstractmethod
     def write_sources(self, plan: Any, writer: TreeWriter, mirror: Mirror) -> None:
@@ -105,11 +122,28 @@ class Family(ABC):
         """Tidy what configuring leaves behind."""
 
     @classmethod
+    def verify_files(cls, trust: Any, files: Sequence[Path],
+                     indexes: Sequence[Path]) -> list[Verdict]:
+        """Check packages and indexes as the distribution's own tools would, against
+        trust; indexes (verified first) vouch for files without a signature."""
+        return [Verdict(f, error="this family cannot check files on their own") for f in files]
+
+    @classmethod
     def run_setup(cls, tree: Path, holds_ids: bool) -> RunSetup:
         """What the tree's own tools need while `rootstrap run` runs them, if the
         tree is of this family (holds_ids: the system users of the tree exist
         as ids in the namespace)."""
         return RunSetup()
+
+
+def judge(file: Path, check: Callable[[], str]) -> Verdict:
+    """A Verdict from a check that returns the signer or dies with the reason."""
+    try:
+        return Verdict(file, signer=check())
+    except Die as e:
+        return Verdict(file, error=e.message)
+    except OSError as e:
+        return Verdict(file, error=f"cannot read it: {e.strerror or e}")
 
 
 @contextmanager

@@ -10,10 +10,13 @@ import subprocess
 import sys
 import tempfile
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
-from bootstrap.sandbox import linux
+from bootstrap import ownership
+from bootstrap.sandbox import linux, shim
+from bootstrap.treewriter import TreeWriter
 
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MOUNTS = ("dev", "proc", "sys")
@@ -191,23 +194,84 @@ def _run_all(commands: Sequence[Sequence[str]], env: dict[str, str], log: Option
 
 
 class TreeRunner:
-    """How a family's configure step runs commands in the tree it is building.
-    after_run is called once commands ran (they may have changed the tree)."""
+    """How a family runs the tree's own programs while the tree is being built.
 
-    def __init__(self, sandbox: Sandbox, tree: Path, path_prefix: str, log: Optional[int],
-                 fake_chown: bool, after_run: Optional[Callable[[], None]] = None) -> None:
+    A session hands the tree to the sandbox's ids (the ledger's modes and owners
+    made real as far as the mode allows, the chown/mknod stand-ins in place) and,
+    when it ends, takes back what the commands did into the ledger. run() opens a
+    session of its own unless one is open: many commands in one session cost one
+    pass over the tree. What the commands say goes to a log (the last line of it
+    explains a failure), or with verbose to stderr: stdout is the result's."""
+
+    def __init__(self, sandbox: Sandbox, writer: TreeWriter, owners_real: bool,
+                 verbose: bool = False) -> None:
         self.sandbox = sandbox
-        self.tree = tree
-        self.path = f"{path_prefix}:{SAFE_PATH}" if path_prefix else SAFE_PATH
-        self.log = log
-        self.fake_chown = fake_chown
-        self.after_run = after_run
+        self.writer = writer
+        self.tree = writer.root
+        self.owners_real = owners_real
+        self.fake_chown = not owners_real
+        self.log = None if verbose else tempfile.TemporaryFile(prefix="rootstrap-log-")
+        self.prefix: Optional[str] = None      # PATH prefix of the stand-ins, once there
+        self.depth = 0
+
+    @property
+    def path(self) -> str:
+        return f"{self.prefix}:{SAFE_PATH}" if self.prefix else SAFE_PATH
+
+    @contextmanager
+    def session(self) -> Iterator["TreeRunner"]:
+        if self.depth:
+            self.depth += 1
+            try:
+                yield self
+            finally:
+                self.depth -= 1
+            return
+        root, ledger = self.tree, self.writer.ledger
+        if self.prefix is None:
+            self.prefix = "" if self.sandbox.mode == "root" else \
+                shim.install(self.writer, chown=not self.owners_real)
+        if self.sandbox.mode != "ptrace":
+            # inside a namespace root reads through any mode; PRoot's fake root does
+            # not, so there the tree stays readable and merge() tells relaxed modes apart
+            self.sandbox.call(lambda: ownership.materialize(root, ledger, self.owners_real))
+        self.depth = 1
+        try:
+            yield self
+        finally:
+            self.depth = 0
+            self.writer.forget()      # the commands may have turned directories into links
+        seen = self.sandbox.call(lambda: ownership.harvest(root, self.owners_real))
+        ownership.merge(ledger, seen, self.owners_real)
 
     def run(self, commands: Sequence[Sequence[str]], env: dict[str, str],
             input: Optional[bytes] = None) -> None:
-        try:
-            self.sandbox.run(self.tree, commands, dict(env, PATH=self.path), self.log,
-                             fake_chown=self.fake_chown, input=input)
-        finally:
-            if self.after_run:
-                self.after_run()
+        if not commands:
+            return
+        with self.session():
+            log = self.log.fileno() if self.log else sys.stderr.fileno()
+            try:
+                self.sandbox.run(self.tree, commands, dict(env, PATH=self.path), log,
+                                 fake_chown=self.fake_chown, input=input)
+            finally:
+                self.writer.forget()
+
+    def tail(self) -> str:
+        """The last line the commands wrote to the log ("" with verbose)."""
+        if not self.log:
+            return ""
+        self.log.seek(0)
+        lines = [ln.strip() for ln in self.log.read().decode(errors="replace").splitlines()
+                 if ln.strip()]
+        self.log.seek(0, os.SEEK_END)
+        return lines[-1] if lines else ""
+
+    def close(self, collect: bool = True) -> None:
+        """Fold what the stand-ins recorded into the ledger and take them away
+        (collect=False: the tree is being thrown away)."""
+        if self.prefix and collect:
+            shim.collect(self.writer)
+        self.prefix = None
+        if self.log:
+            self.log.close()
+            self.log = None

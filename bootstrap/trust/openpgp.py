@@ -140,11 +140,15 @@ class OpenPGP(Trust):
 
     def clearsigned(self, data: bytes, what: str, mirror: object) -> bytes:
         """The signed text of a clearsigned file, only if a trusted key signed it."""
+        return self.clearsigned_by(data, what, mirror)[0]
+
+    def clearsigned_by(self, data: bytes, what: str, mirror: object) -> tuple[bytes, list[str]]:
+        """The signed text of a clearsigned file and the trusted keys that signed it."""
         if not data.lstrip().startswith(b"-----BEGIN PGP SIGNED MESSAGE-----"):
             die(f"{what} from {mirror}: not a clearsigned file", file=what, mirror=str(mirror))
         result = self.gpg.decrypt(data)
-        self._judge(_parse_status(result.stderr), what, mirror)
-        return bytes(result.data)
+        signers = self._judge(_parse_status(result.stderr), what, mirror)
+        return bytes(result.data), signers
 
     def detached(self, data: bytes, signature: bytes, what: str, mirror: object) -> list[str]:
         """Die unless signature vouches for data; the keys whose signatures did."""

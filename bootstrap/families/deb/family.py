@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import lzma
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Optional, Sequence
 
 from bootstrap.digest import Digest
 from bootstrap.errors import die
-from bootstrap.families import Chosen, Family, Plan, RunSetup, unpacking
+from bootstrap.families import Chosen, Family, Plan, RunSetup, Verdict, judge, unpacking
 from bootstrap.families.deb import configure, dpkgdb, sources
 from bootstrap.families.deb.debfile import Unpacked, unpack
 from bootstrap.families.deb.packages import DebPackage, parse_packages
@@ -215,6 +216,76 @@ class DebFamily(Family):
             return RunSetup()
         return RunSetup(env={"APT_CONFIG": "/run/rootstrap/apt.conf"},
                         files={"apt.conf": APT_SANDBOX})
+
+    @classmethod
+    def verify_files(cls, trust: OpenPGP, files: Sequence[Path],
+                     indexes: Sequence[Path]) -> list[Verdict]:
+        """InRelease (or Release with Release.gpg beside it) by its signature, as
+        apt and gpgv check it; a Packages index by its hash in a verified Release;
+        a .deb, which carries no signature of its own, by its hash in a verified
+        Packages index. --index gives the Release files and Packages indexes."""
+        releases: dict[str, str] = {}       # SHA256 of an index file -> what lists it
+        debs: dict[str, str] = {}            # SHA256 of a .deb -> the index listing it
+        verdicts: list[Verdict] = []
+
+        def release(path: Path) -> str:
+            text, signers = cls._release(path, trust)
+            for digest, _ in SignedRelease.parse(text.decode("utf-8", "replace"),
+                                                 str(path)).sha256.values():
+                releases[digest] = path.name
+            return ", ".join(signers)
+
+        def packages(path: Path) -> str:
+            data = path.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            if digest not in releases:
+                die(f"its SHA256 {digest} is in no verified Release (give the InRelease that "
+                    "lists it with --index)")
+            for p in parse_packages(_decompress(data, path.name), "all"):
+                debs[p.sha256] = path.name
+            return f"listed in {releases[digest]}"
+
+        def deb(path: Path) -> str:
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            if not debs:
+                die("a .deb carries no signature of its own; give the InRelease and the "
+                    "Packages index that list it with --index")
+            if h.hexdigest() not in debs:
+                die(f"its SHA256 {h.hexdigest()} is in no verified Packages index")
+            return f"listed in {debs[h.hexdigest()]}"
+
+        kinds = [(p, _kind(p)) for p in indexes]
+        for path, kind in sorted(kinds, key=lambda pk: pk[1] != "release"):
+            verdict = judge(path, lambda: release(path) if kind == "release"
+                            else packages(path))
+            if verdict.error:
+                verdicts.append(verdict)
+        for path in files:
+            kind = _kind(path)
+            check = {"release": release, "packages": packages}.get(kind, deb)
+            verdicts.append(judge(path, lambda: check(path)))
+        return verdicts
+
+    @staticmethod
+    def _release(path: Path, trust: OpenPGP) -> tuple[bytes, list[str]]:
+        data = path.read_bytes()
+        if path.name != "Release":
+            return trust.clearsigned_by(data, path.name, path.parent)
+        sig = path.with_name("Release.gpg")
+        if not sig.is_file():
+            die(f"no Release.gpg beside it to check it with")
+        return data, trust.detached(data, sig.read_bytes(), path.name, path.parent)
+
+
+def _kind(path: Path) -> str:
+    if path.name in ("InRelease", "Release") or path.name.endswith(".InRelease"):
+        return "release"
+    if path.name.startswith("Packages"):
+        return "packages"
+    return "deb"
 
 
 FAMILY = DebFamily

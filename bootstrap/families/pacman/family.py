@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import Optional, Sequence
 
 from bootstrap import reproducible
 from bootstrap.errors import die
-from bootstrap.families import Chosen, Family, Plan, RunSetup, unpacking
+from bootstrap.families import Chosen, Family, Plan, RunSetup, Verdict, judge, unpacking
 from bootstrap.families.pacman import configure, localdb, sources
 from bootstrap.families.pacman.configure import Installed
 from bootstrap.families.pacman.pkgfile import Unpacked, unpack
@@ -221,8 +222,62 @@ class PacmanFamily(Family):
         return RunSetup(files={"pacman.conf": copy, "bin/pacman": wrapper}, path=("bin",))
 
 
+def _sig(path: Path) -> Optional[bytes]:
+    sig = path.with_name(path.name + ".sig")
+    return sig.read_bytes() if sig.is_file() else None
+
+
 def _of(mirror: Mirror, repo: str) -> str:
     return mirror.of(repo) if isinstance(mirror, ServerMirror) else str(mirror)
+
+    @classmethod
+    def verify_files(cls, trust: WebOfTrust, files: Sequence[Path],
+                     indexes: Sequence[Path]) -> list[Verdict]:
+        """As pacman checks them (SigLevel Required): a database or a package by the
+        .sig beside it, or a package by the %PGPSIG% and %SHA256SUM% of a database
+        given with --index, each signature by a key the keyring makes valid."""
+        known: dict[str, SyncPackage] = {}
+        verdicts: list[Verdict] = []
+
+        def database(path: Path) -> str:
+            data = path.read_bytes()
+            sig = _sig(path)
+            if sig is None:
+                die(f"no {path.name}.sig beside it")
+            signers = trust.detached(data, sig, path.name, path.parent)
+            return ", ".join(signers)
+
+        def package(path: Path) -> str:
+            sig = _sig(path)
+            entry = known.get(path.name)
+            if entry is not None:
+                h = hashlib.sha256(path.read_bytes()).hexdigest()
+                if h != entry.digest.value:
+                    die(f"its SHA256 {h} is not the {entry.digest.value} {entry.repo}.db "
+                        "promises")
+                if sig is None and entry.pgpsig:
+                    sig = base64.b64decode(entry.pgpsig)
+            if sig is None:
+                die(f"no {path.name}.sig beside it, and no database given with --index "
+                    "carries its signature")
+            return ", ".join(trust.detached_file(path, sig, path.name, path.parent))
+
+        for path in indexes:
+            def load(path: Path = path) -> str:
+                repo = path.name.split(".")[0]
+                try:
+                    db = parse_db(path.read_bytes(), repo, path.name)
+                except ValueError as e:
+                    die(str(e))
+                known.update({p.filename: p for p in db.packages})
+                return "read"
+            verdict = judge(path, load)
+            if verdict.error:
+                verdicts.append(verdict)
+        for path in files:
+            is_db = path.name.endswith((".db", ".files")) or ".db." in path.name
+            verdicts.append(judge(path, lambda: database(path) if is_db else package(path)))
+        return verdicts
 
 
 FAMILY = PacmanFamily
