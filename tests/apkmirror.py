@@ -18,6 +18,7 @@ import gzip
 import hashlib
 import io
 import os
+import shutil
 import subprocess
 import tarfile
 from dataclasses import dataclass, field
@@ -300,7 +301,7 @@ def fixture_specs(busybox: str, key: ApkKey) -> list[Spec]:
                        "echo trigger \"$@\" >> /var/log/fixture-scripts\n"
                        "exec /bin/busybox --install -s\n"),)),
         Spec("busybox-binsh", "1.36.1-r29", priority=100, depends=("busybox=1.36.1-r29",),
-             provides=("/bin/sh", "cmd:sh=1.36.1-r29"),
+             provides=("/bin/sh", "cmd:sh=1.36.1-r29"), replaces=("busybox-initscripts",),
              files=(d("bin"), F("bin/sh", kind="symlink", target="/bin/busybox"))),
         Spec("musl", "1.2.5-r0", provides=("so:libc.musl-x86_64.so.1=1",), files=(
             d("lib"), F("lib/ld-musl-x86_64.so.1", b"\x7fELF not really\n", mode=0o755),
@@ -313,7 +314,7 @@ def fixture_specs(busybox: str, key: ApkKey) -> list[Spec]:
         Spec("libfoo", "1.3-r0", repo="community", provides=("so:libfoo.so.1=1",),
              files=(d("usr"), d("usr/lib"), F("usr/lib/libfoo.so.1", b"new\n"))),
         Spec("libssl3", "3.3.2-r0", depends=("so:libc.musl-x86_64.so.1",),
-             provides=("so:libssl.so.3=3",),
+             provides=("so:libssl.so.3=3",), replaces=("openssl",),
              files=(d("usr"), d("usr/lib"), F("usr/lib/libssl.so.3", b"ssl\n"))),
         Spec("apk-tools", "2.14.4-r0",
              depends=("musl>=1.2.3_git20230424", "libfoo>=1.2", "so:libc.musl-x86_64.so.1",
@@ -368,12 +369,22 @@ class AlpineRepos:
                            f"rootstrap fixture {BRANCH} {repo}", kind, identities)
 
 
+TESTING_ONLY = Spec("newthing", "0.1-r0", repo="testing", depends=("/bin/sh",),
+                    files=(F("usr", kind="dir"), F("usr/share", kind="dir"),
+                           F("usr/share/newthing", b"only in edge's testing\n")))
+
+
 def alpine_fixture(root: Path, key: ApkKey, busybox: str = "/bin/busybox") -> AlpineRepos:
+    """v3.20 (main, community) and edge (the same, and testing with one more)."""
     repos = AlpineRepos(root, key)
     for spec in fixture_specs(busybox, key):
         repos.built[(spec.name, spec.version)] = build_apk(spec, key, repos.repo_dir(spec.repo))
     for repo in ("main", "community"):
         repos.reindex(repo)
+        edge = root / "edge" / repo / ARCH
+        shutil.copytree(repos.repo_dir(repo), edge)
+    testing = build_apk(TESTING_ONLY, key, root / "edge" / "testing" / ARCH)
+    build_index([testing], root / "edge" / "testing" / ARCH, key, "rootstrap fixture testing")
     for dirpath, dirnames, filenames in os.walk(root):
         os.chmod(dirpath, 0o755)
     return repos

@@ -563,3 +563,47 @@ def arch_mirror(session_dir: Path, signer: Signer) -> Iterator[archmirror.ArchMi
     server = MirrorServer(fixture.root)
     yield archmirror.ArchMirror(fixture, server)
     server.close()
+
+
+# --------------------------------------------------------------------------- alpine mirror
+
+import apkmirror  # noqa: E402
+
+
+@dataclass
+class AlpineMirror:
+    repos: apkmirror.AlpineRepos
+    server: MirrorServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def key(self) -> apkmirror.ApkKey:
+        return self.repos.key
+
+    def args(self) -> list[str]:
+        """--release/--mirror/--keyring that point the alpine recipe here."""
+        return ["--release", apkmirror.BRANCH, "--mirror", self.url,
+                "--keyring", str(self.key.folder)]
+
+
+@pytest.fixture(scope="session")
+def apk_key(session_dir: Path) -> apkmirror.ApkKey:
+    return apkmirror.make_key(session_dir / "apk-keys", "rootstrap-test-5f0c1a2b")
+
+
+@pytest.fixture(scope="session")
+def alpine_mirror(session_dir: Path, apk_key: apkmirror.ApkKey) -> Iterator[AlpineMirror]:
+    """The Alpine fixture (apkmirror.fixture_specs): main and community of v3.20,
+    signed with a throwaway key, served over HTTP."""
+    if not os.path.isfile("/bin/busybox"):
+        message = "the Alpine fixture needs /bin/busybox (Debian's busybox-static)"
+        if os.geteuid() == 0:
+            pytest.fail(message)
+        pytest.skip(message)
+    repos = apkmirror.alpine_fixture(session_dir / "alpine-mirror", apk_key)
+    server = MirrorServer(repos.root)
+    yield AlpineMirror(repos, server)
+    server.close()

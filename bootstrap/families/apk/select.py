@@ -97,6 +97,9 @@ def select(repos: Repos, world: Sequence[Dep], where: str) -> Selection:
                      if dep.met_by(p.name, p.version, p.provides, _q1(p))), None)
 
     def pick(dep: Dep, tags: frozenset[str], path: list[str]) -> ApkPackage:
+        if dep.tag and dep.tag not in repos.tags:
+            die(f"cannot satisfy {dep} <- {' <- '.join(path[::-1])}: no repository is tagged "
+                f"@{dep.tag} in {where}")
         for candidate in repos.candidates(dep, tags):
             if any(c.met_by(candidate.name, candidate.version, candidate.provides,
                             _q1(candidate)) for c, _ in conflicts):
@@ -106,8 +109,6 @@ def select(repos: Repos, world: Sequence[Dep], where: str) -> Selection:
             return candidate
         chain = " <- ".join([str(dep)] + path[::-1])
         why = f" ({repos.refused[dep.name]})" if dep.name in repos.refused else ""
-        if not why and dep.tag and dep.tag not in repos.tags:
-            why = f" (no repository is tagged @{dep.tag})"
         die(f"cannot satisfy dependency {chain} from {where}{why}")
 
     def add(pkg: ApkPackage, tags: frozenset[str]) -> None:

@@ -222,13 +222,6 @@ class PacmanFamily(Family):
         return RunSetup(files={"pacman.conf": copy, "bin/pacman": wrapper}, path=("bin",))
 
 
-def _sig(path: Path) -> Optional[bytes]:
-    sig = path.with_name(path.name + ".sig")
-    return sig.read_bytes() if sig.is_file() else None
-
-
-def _of(mirror: Mirror, repo: str) -> str:
-    return mirror.of(repo) if isinstance(mirror, ServerMirror) else str(mirror)
 
     @classmethod
     def verify_files(cls, trust: WebOfTrust, files: Sequence[Path],
@@ -278,6 +271,15 @@ def _of(mirror: Mirror, repo: str) -> str:
             is_db = path.name.endswith((".db", ".files")) or ".db." in path.name
             verdicts.append(judge(path, lambda: database(path) if is_db else package(path)))
         return verdicts
+
+
+def _sig(path: Path) -> Optional[bytes]:
+    sig = path.with_name(path.name + ".sig")
+    return sig.read_bytes() if sig.is_file() else None
+
+
+def _of(mirror: Mirror, repo: str) -> str:
+    return mirror.of(repo) if isinstance(mirror, ServerMirror) else str(mirror)
 
 
 FAMILY = PacmanFamily
