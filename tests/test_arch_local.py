@@ -18,6 +18,7 @@ import pytest
 import archmirror
 from archmirror import ArchMirror, host_pacman, reference_root
 from debmirror import MirrorServer, make_signer
+from refusal import refused
 
 # What legitimately differs between a rootstrap tree and the host pacman's
 # reference root (see README, "Arch: what differs from pacman's own install"):
@@ -222,9 +223,6 @@ def test_local_database_entries_differ_only_in_date_and_validation(single_user, 
 
 # --------------------------------------------------------------------------- refusals
 
-ERROR = "rootstrap: error: "
-
-
 @pytest.fixture
 def damaged(arch_mirror: ArchMirror, tmp_path: Path) -> Iterator[tuple[Path, MirrorServer]]:
     """A private copy of the fixture mirror to damage, served on its own port."""
@@ -236,18 +234,6 @@ def damaged(arch_mirror: ArchMirror, tmp_path: Path) -> Iterator[tuple[Path, Mir
     server.close()
 
 
-def _refused(user, proc, *words: str) -> str:
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith(ERROR), proc.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
-    # no target, no staging directory beside it (the cache is the only thing made)
-    left = sorted(set(os.listdir(user.workdir)) - {user.cache.name})
-    assert left == [], left
-    return lines[0]
-
-
 def _package(root: Path, repo: str, name: str) -> Path:
     found = [p for p in (root / repo / "os" / "x86_64").iterdir()
              if p.name.startswith(f"{name}-") and p.name.endswith((".zst", ".xz", ".gz"))
@@ -256,7 +242,7 @@ def _package(root: Path, repo: str, name: str) -> Path:
     return found[0]
 
 
-def test_a_bad_package_signature_is_refused(as_user, arch_mirror, damaged, signer):
+def test_a_bad_package_signature_isrefused(as_user, arch_mirror, damaged, signer):
     root, server = damaged
     pkg = _package(root, "extra", "virt-user")     # extra: signatures as .sig files
     forged = subprocess.run(["gpg", "--homedir", str(signer.home), "--batch", "--yes",
@@ -266,27 +252,27 @@ def test_a_bad_package_signature_is_refused(as_user, arch_mirror, damaged, signe
     Path(f"{pkg}.sig").write_bytes(forged)
     proc = as_user.run("arch", as_user.path("t"), "--mirror", f"{server.url}/$repo/os/$arch",
                        "--keyring", arch_mirror.keyring, "--cache", as_user.cache)
-    _refused(as_user, proc, f"extra/{pkg.name}", "BAD signature", server.url)
+    refused(as_user, proc, f"extra/{pkg.name}", "BAD signature", server.url)
 
 
-def test_a_package_that_does_not_match_the_database_is_refused(as_user, arch_mirror, damaged):
+def test_a_package_that_does_not_match_the_database_isrefused(as_user, arch_mirror, damaged):
     root, server = damaged
     pkg = _package(root, "core", "hardlinks")
     with open(pkg, "ab") as f:
         f.write(b"\0")
     proc = as_user.run("arch", as_user.path("t.tar.zst"), "--mirror", server.url,
                        "--keyring", arch_mirror.keyring, "--cache", as_user.cache)
-    _refused(as_user, proc, f"core/{pkg.name}", "SHA256", server.url)
+    refused(as_user, proc, f"core/{pkg.name}", "SHA256", server.url)
 
 
-def test_an_untrusted_key_is_refused(as_user, arch_mirror, untrusted_signer):
+def test_an_untrusted_key_isrefused(as_user, arch_mirror, untrusted_signer):
     proc = as_user.run("arch", as_user.path("t"), *_args(arch_mirror)[:2],
                        "--keyring", untrusted_signer.keyring, "--cache", as_user.cache)
-    _refused(as_user, proc, "core/core.db", arch_mirror.fixture.signer.fingerprint[-16:],
+    refused(as_user, proc, "core/core.db", arch_mirror.fixture.signer.fingerprint[-16:],
              "not in the trusted keyring")
 
 
-def test_a_revoked_key_is_refused(as_user, arch_mirror):
+def test_a_revoked_key_isrefused(as_user, arch_mirror):
     ring = as_user.home / "revoked-keyring"
     shutil.rmtree(ring, ignore_errors=True)
     ring.mkdir()
@@ -298,16 +284,16 @@ def test_a_revoked_key_is_refused(as_user, arch_mirror):
         p.chmod(0o755 if p.is_dir() else 0o644)
     proc = as_user.run("arch", as_user.path("t"), *_args(arch_mirror)[:2], "--keyring", ring,
                        "--cache", as_user.cache)
-    _refused(as_user, proc, "core/core.db", fpr, "revoked")
+    refused(as_user, proc, "core/core.db", fpr, "revoked")
 
 
-def test_a_package_without_any_signature_is_refused(as_user, arch_mirror, damaged):
+def test_a_package_without_any_signature_isrefused(as_user, arch_mirror, damaged):
     root, server = damaged
     pkg = _package(root, "extra", "virt-user")
     Path(f"{pkg}.sig").unlink()
     proc = as_user.run("arch", as_user.path("t"), "--mirror", server.url,
                        "--keyring", arch_mirror.keyring, "--cache", as_user.cache)
-    _refused(as_user, proc, f"extra/{pkg.name}", "no signature")
+    refused(as_user, proc, f"extra/{pkg.name}", "no signature")
 
 
 def test_second_mirror_takes_over_and_a_warm_cache_fetches_only_databases(as_user,
@@ -342,10 +328,10 @@ def test_custom_variant_takes_groups_and_marks_them_explicit(single_user, arch_m
 def test_unknown_repositories_and_packages_are_named(as_user, arch_mirror):
     proc = as_user.run("arch", as_user.path("t"), *_args(arch_mirror), "--release", "testing",
                        "--cache", as_user.cache)
-    _refused(as_user, proc, "no repository 'core-testing'", "127.0.0.1")
+    refused(as_user, proc, "no repository 'core-testing'", "127.0.0.1")
     proc = as_user.run("arch", as_user.path("t"), *_args(arch_mirror), "--include",
                        "no-such-thing", "--cache", as_user.cache)
-    _refused(as_user, proc, "no package or group 'no-such-thing'", "core, extra")
+    refused(as_user, proc, "no package or group 'no-such-thing'", "core, extra")
 
 
 def test_a_malformed_dependency_matters_only_in_a_chosen_package(as_user, arch_mirror):
@@ -353,7 +339,7 @@ def test_a_malformed_dependency_matters_only_in_a_chosen_package(as_user, arch_m
     assert extra["oddball-1.0-1"]["DEPENDS"] == ["gconf>", "busybox-sh"]
     proc = as_user.run("arch", as_user.path("odd"), *_args(arch_mirror), "--variant",
                        "custom", "--include", "oddball", "--cache", as_user.cache)
-    _refused(as_user, proc, "gconf>", "%DEPENDS% of oddball in extra.db",
+    refused(as_user, proc, "gconf>", "%DEPENDS% of oddball in extra.db",
              "an operator without a version")
     tree = as_user.path("base")
     as_user.run("arch", tree, *_args(arch_mirror), "--no-configure", "--cache",

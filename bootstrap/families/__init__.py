@@ -84,6 +84,14 @@ class Family(ABC):
                exclude: list[str]) -> Plan:
         """The dependency closure of the variant's packages plus include."""
 
+    @staticmethod
+    def requested(variant: Variant, include: list[str]) -> list[str]:
+        """The names a build asks for: the variant's and --include's."""
+        names = list(variant.packages) + list(include)
+        if not names:
+            die(f"variant '{variant.name}' installs only what --include names, and it is empty")
+        return names
+
     def verify(self, plan: Any, archives: Sequence[Path], fetcher: Fetcher, trust: Any,
                jobs: int) -> None:
         """Check each downloaded package's own signature, where the family has them

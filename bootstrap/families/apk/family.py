@@ -96,9 +96,7 @@ class ApkFamily(Family):
 
     def select(self, index: ApkIndex, variant: Variant, include: list[str],
                exclude: list[str]) -> ApkPlan:
-        names = list(variant.packages) + list(include)
-        if not names:
-            die(f"variant '{variant.name}' installs only what --include names, and it is empty")
+        names = self.requested(variant, include)
         world = [Dep.parse(n) for n in names]
         for dep in world:
             if not dep.name:

@@ -130,9 +130,7 @@ class PacmanFamily(Family):
 
     def select(self, index: PacmanIndex, variant: Variant, include: list[str],
                exclude: list[str]) -> PacmanPlan:
-        names = list(variant.packages) + list(include)
-        if not names:
-            die(f"variant '{variant.name}' installs only what --include names, and it is empty")
+        names = self.requested(variant, include)
         where = f"{self.recipe.name} {self.release.name} {self.arch} " \
                 f"({', '.join(self.repositories)})"
         selection = select(Repos(index.dbs, exclude), names, where)
