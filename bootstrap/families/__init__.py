@@ -172,8 +172,14 @@ _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 def known() -> list[str]:
-    """The families there are: the packages under bootstrap/families."""
-    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.ispkg)
+    """The families there are: the packages under bootstrap/families that have a
+    family module (one still being written has not)."""
+    out = []
+    for m in pkgutil.iter_modules(__path__):
+        if m.ispkg and any(sub.name == "family" for sub in
+                           pkgutil.iter_modules([f"{path}/{m.name}" for path in __path__])):
+            out.append(m.name)
+    return sorted(out)
 
 
 def family_class(name: str, where: str = "") -> type[Family]:
