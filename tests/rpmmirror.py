@@ -28,7 +28,7 @@ class RpmFile:
     mode: str = "0644"
     user: str = "root"
     group: str = "root"
-    kind: str = "file"        # file, dir, symlink, ghost
+    kind: str = "file"        # file, dir, symlink, hardlink (of target), ghost
     target: str = ""
     directive: str = ""       # %config(noreplace), %caps(...) and the like
 
@@ -73,12 +73,14 @@ def _spec_text(spec: RpmSpec) -> str:
             lines.append(f"mkdir -p {target}")
         elif f.kind == "symlink":
             lines.append(f"ln -s {f.target} {target}")
+        elif f.kind == "hardlink":
+            lines.append(f"ln %{{buildroot}}{f.target} {target}")
         elif f.kind == "file":
             lines.append(f"cat > {target} <<'ROOTSTRAP_EOF'\n{f.content}ROOTSTRAP_EOF")
     lines += ["", "%files"]
     for f in spec.files:
         prefix = "%dir " if f.kind == "dir" else "%ghost " if f.kind == "ghost" else ""
-        attr = f"%attr({f.mode},{f.user},{f.group}) " if f.kind != "symlink" else ""
+        attr = f"%attr({f.mode},{f.user},{f.group}) " if f.kind not in ("symlink",) else ""
         lines.append(f"{f.directive} {prefix}{attr}{f.path}".strip())
     for head, body in spec.scripts:
         lines += ["", head, body.rstrip("\n")]

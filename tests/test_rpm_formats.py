@@ -88,3 +88,66 @@ def test_real_repodata_metalinks_and_comps():
                                          .read_bytes(), "updates-19")
     assert alternates.size == 4761 and len(alternates.digests) == 3
     assert all(u.startswith("http") for u in alternates.urls)
+
+
+@pytest.fixture(scope="module")
+def rich(tmp_path_factory, signer) -> Path:
+    """A package with what rpm's payload and header carry: directories, a symlink,
+    hardlinks, %config, %ghost, setuid, capabilities, owners by name."""
+    if rpmmirror.missing_tools():
+        pytest.fail(f"needs {', '.join(rpmmirror.missing_tools())}")
+    F = rpmmirror.RpmFile
+    spec = rpmmirror.RpmSpec("rich", files=(
+        F("/usr/bin/ping", "#!/bin/sh\n", mode="0755", directive="%caps(cap_net_raw=ep)"),
+        F("/usr/bin/su", "#!/bin/sh\n", mode="4755"),
+        F("/usr/bin/sh", kind="symlink", target="bash"),
+        F("/var/lib/rich", kind="dir", mode="0750", user="rich", group="rich"),
+        F("/var/lib/rich/state", "mine\n", mode="0600", user="rich", group="rich"),
+        F("/etc/rich.conf", "setting=1\n", directive="%config(noreplace)"),
+        F("/var/log/rich.log", kind="ghost"),
+        F("/usr/share/rich/a", "one inode\n"),
+        F("/usr/share/rich/b", kind="hardlink", target="/usr/share/rich/a")))
+    return rpmmirror.build_rpm(spec, tmp_path_factory.mktemp("rich"), signer,
+                               payload="w6.xzdio")
+
+
+def test_the_payload_lands_as_the_header_describes_it(rich, tmp_path):
+    from bootstrap.families.rpm import caps, payload
+    from bootstrap.ledger import Ledger
+    from bootstrap.treewriter import TreeWriter
+    root = tmp_path / "t"
+    root.mkdir()
+    writer = TreeWriter(root, Ledger())
+    with open(rich, "rb") as f:
+        pkg = header.read_package(f)
+    ids = {"root": 0, "rich": 4321}
+    unpacked = payload.unpack(rich, pkg.payload_start, pkg.header, writer,
+                              lambda u, g: (ids.get(u, 0), ids.get(g, 0)))
+    led = writer.ledger
+    assert (root / "usr/bin/ping").read_text() == "#!/bin/sh\n"
+    assert led.get("usr/bin/ping").xattrs["security.capability"] == \
+        caps.from_text("cap_net_raw=ep")
+    assert led.get("usr/bin/su").mode == 0o4755
+    assert os.readlink(root / "usr/bin/sh") == "bash"
+    assert (led.get("var/lib/rich").uid, led.get("var/lib/rich").mode) == (4321, 0o750)
+    assert (led.get("var/lib/rich/state").gid, led.get("var/lib/rich/state").mode) == \
+        (4321, 0o600)
+    assert not (root / "var/log/rich.log").exists()                # %ghost
+    ghost = [fi for fi in unpacked.files if fi.path == "var/log/rich.log"][0]
+    assert ghost.ghost and not [fi for fi in unpacked.files if fi.ghost and fi.path
+                                in unpacked.written]
+    a, b = os.stat(root / "usr/share/rich/a"), os.stat(root / "usr/share/rich/b")
+    assert a.st_ino == b.st_ino and (root / "usr/share/rich/b").read_text() == "one inode\n"
+    conf = [fi for fi in unpacked.files if fi.path == "etc/rich.conf"][0]
+    assert conf.flags & payload.CONFIG
+
+
+def test_capability_texts_become_the_kernel_s_xattr():
+    from bootstrap.families.rpm import caps
+    value = caps.from_text("cap_net_raw=ep")
+    assert value == bytes.fromhex("0100000200200000000000000000000000000000")
+    both = caps.from_text("cap_net_bind_service,cap_net_admin+ei")
+    assert both[8:12] == (1 << 10 | 1 << 12).to_bytes(4, "little")      # inheritable
+    assert both[4:8] == b"\0\0\0\0" and both[0] == 1                    # not permitted
+    with pytest.raises(ValueError):
+        caps.from_text("cap_no_such_thing=ep")
