@@ -42,6 +42,7 @@ class Options:
     include: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
     mirrors: list[str] = field(default_factory=list)
+    weak_deps: bool = False
     keyrings: list[Path] = field(default_factory=list)
     hostname: Optional[str] = None
     configure: bool = True
@@ -74,14 +75,14 @@ class Result:
 
 
 def _dev(writer: TreeWriter) -> None:
-    writer.mkdir("dev", 0o755, 0, 0)
+    writer.ensure_dir("dev")
     for name, kind, mode, rdev in DEV_NODES:
         if not os.path.lexists(writer.full(f"dev/{name}")):
             writer.node(f"dev/{name}", kind, mode, 0, 0, rdev)
     for name, target in DEV_LINKS:
         writer.symlink(f"dev/{name}", target)
-    writer.mkdir("dev/pts", 0o755, 0, 0)
-    writer.mkdir("dev/shm", 0o755, 0, 0)
+    writer.ensure_dir("dev/pts")
+    writer.ensure_dir("dev/shm")
 
 
 def _check_runnable(recipe: Recipe, arch: str) -> None:
@@ -139,10 +140,17 @@ def build(recipe: Recipe, family_cls: type[Family], opts: Options) -> Result:
     reproducible.source_date_epoch()   # a bad value is refused now, not after the build
     target = _target(opts, fmt)
     family = family_cls(recipe, release, arch)
+    if opts.weak_deps:
+        if not family.has_weak_deps:
+            die(f"--weak-deps: {recipe.name}'s packages have no weak dependencies rootstrap "
+                "follows")
+        family.weak_deps = True
     progress = Progress(opts.quiet, opts.verbose)
-    with family.open_trust(opts.keyrings or list(recipe.keyrings)) as trust, \
+    with family.open_trust(opts.keyrings or family.trust_roots()) as trust, \
             Cache(opts.cache or default_cache()) as cache:
         mirrors = [family.mirror(m) for m in opts.mirrors or recipe.mirrors]
+        if not mirrors and not family.finds_mirrors:
+            die(f"no mirror to fetch from: {recipe.path} lists none and no --mirror was given")
         fetcher = Fetcher(mirrors, cache, opts.jobs)
         progress.say(f"fetching the index of {recipe.name} {release.name} {arch}")
         with progress.phase("index"):

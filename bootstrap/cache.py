@@ -64,6 +64,31 @@ class Cache:
     def object_path(self, digest: Digest) -> Path:
         return self.root / "objects" / digest.algorithm / digest.value[:2] / digest.value
 
+    def derived(self, digest: Digest, kind: str) -> Optional[bytes]:
+        """What the build made before from the object digest names (a parsed
+        index), if this user made it: a shared cache's other users could have
+        put anything there, and it cannot be checked against the digest."""
+        path = self._derived_path(digest, kind)
+        try:
+            with open(path, "rb") as f:
+                st = os.fstat(f.fileno())
+                if st.st_uid != os.getuid() or st.st_mode & 0o022:
+                    return None
+                return f.read()
+        except OSError:
+            return None
+
+    def store_derived(self, digest: Digest, kind: str, data: bytes) -> None:
+        path = self._derived_path(digest, kind)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, data, 0o644)
+        except OSError:
+            pass                    # only a warm build's shortcut: do without
+
+    def _derived_path(self, digest: Digest, kind: str) -> Path:
+        return self.root / "derived" / kind / digest.algorithm / digest.value
+
     def _pin(self, fd: int) -> Path:
         """Pinned: the path returned names a descriptor the object was hashed through
         (/proc/PID/fd/N, good for this process, its children and the gpg it runs), so

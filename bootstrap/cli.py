@@ -42,9 +42,13 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude", action="append", type=_csv, default=[], metavar="P,..",
                    help="packages never to install")
     p.add_argument("--mirror", action="append", default=[], metavar="URL",
-                   help="mirror; repeat for failover (the first is used while it answers)")
+                   help="mirror; repeat for failover (the first is used while it answers); "
+                   "for rpm distributions, one repository's base URL each")
     p.add_argument("--keyring", action="append", default=[], type=Path, metavar="PATH",
                    help="trust roots that replace the recipe's")
+    p.add_argument("--weak-deps", action="store_true",
+                   help="also install weak dependencies (rpm's Recommends and Supplements, "
+                   "as dnf's install_weak_deps=True)")
     p.add_argument("--hostname", help="host name of the tree (default: the distro's name)")
     p.add_argument("--no-configure", dest="configure", action="store_false",
                    help="unpack and register only: run no scriptlet, trigger or hook")
@@ -136,9 +140,11 @@ def _verify(argv: list[str]) -> int:
                    help="a (verified) index that vouches for files without a signature of "
                    "their own: InRelease and Packages for a .deb, a pacman database, an "
                    "APKINDEX.tar.gz")
+    p.add_argument("--release", help="trust only what this release trusts (for Fedora, its "
+                   "own key); default: every key the recipe ships")
     args = p.parse_args(argv)
     from bootstrap.verify import verify
-    return verify(args.distro, args.files, args.index, args.keyring)
+    return verify(args.distro, args.files, args.index, args.keyring, args.release)
 
 
 def _build(argv: list[str]) -> int:
@@ -150,6 +156,7 @@ def _build(argv: list[str]) -> int:
         target=Path(args.target).expanduser(), release=args.release, arch=args.arch,
         variant=args.variant, include=[p for group in args.include for p in group],
         exclude=[p for group in args.exclude for p in group], mirrors=args.mirror,
+        weak_deps=args.weak_deps,
         keyrings=args.keyring, hostname=args.hostname, configure=args.configure,
         cache=args.cache, mode=args.mode, proot=args.proot, format=args.format,
         jobs=args.jobs, quiet=args.quiet or args.json, verbose=args.verbose)

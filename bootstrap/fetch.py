@@ -57,6 +57,9 @@ class Wanted:
     digest: Digest
     size: int
     covers: Optional[Covers] = None    # the part digest is of, when not the whole file
+    # where the file is, when the index decided it (mirrors a metalink named, best
+    # first), instead of relpath under the build's mirrors
+    urls: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # relpath comes from a mirror's index and becomes a URL path
@@ -90,8 +93,6 @@ def _session(jobs: int) -> requests.Session:
 
 class Fetcher:
     def __init__(self, mirrors: Sequence[Mirror], cache: Cache, jobs: int = 4) -> None:
-        if not mirrors:
-            die("no mirror to fetch from")
         self.mirrors = list(mirrors)
         self.active = 0  # the mirror that last answered; later files come from it first
         self.cache = cache
@@ -103,6 +104,12 @@ class Fetcher:
     @property
     def mirror(self) -> Mirror:
         return self.mirrors[self.active]
+
+    def found(self, mirror: Mirror) -> None:
+        """A mirror the index led to (a metalink's), when the build named none:
+        what messages and the tree's sources then name."""
+        if not self.mirrors:
+            self.mirrors.append(mirror)
 
     def _order(self) -> list[int]:
         return [self.active] + [i for i in range(len(self.mirrors)) if i != self.active]
@@ -193,6 +200,34 @@ class Fetcher:
         die(f"cannot fetch {relpath}: " + "; ".join(errors), file=relpath,
             mirror=str(self.mirror))
 
+    def index_at(self, urls: Sequence[str], check: Optional[Check] = None
+                 ) -> tuple[bytes, Mirror]:
+        """An index file at the first of urls that answers (and passes check),
+        revalidated and cached as index() does; the Mirror is its folder."""
+        errors: list[str] = []
+        for url in urls:
+            base, _, name = url.rpartition("/")
+            mirror = Mirror(base)
+            try:
+                answer = self._index_answer(mirror, name)
+            except _Failed as e:
+                errors.append(str(e))
+                continue
+            if answer is None:
+                errors.append(f"{url}: not found")
+                continue
+            try:
+                if check:
+                    check(answer.data, mirror)
+            except Die as e:
+                errors.append(e.message)
+                continue
+            if answer.fresh:
+                self.cache.store_index(answer.url, answer.data, answer.validators)
+            return answer.data, mirror
+        name = urls[0].rpartition("/")[2] if urls else "?"
+        die(f"cannot fetch {name}: " + "; ".join(errors), file=name)
+
     def signature(self, want: Wanted, check: Check) -> None:
         """Check the detached signature published beside a wanted file (relpath +
         .sig) with check(signature, mirror); keep it in the cache once it passed."""
@@ -215,11 +250,14 @@ class Fetcher:
             return cached
         return self._download(want, lambda n: None)
 
+    def _places(self, want: Wanted) -> list[tuple[int, Mirror, str]]:
+        if want.urls:
+            return [(-1, Mirror(url.rsplit("/", 1)[0]), url) for url in want.urls]
+        return [(i, self.mirrors[i], self.mirrors[i].url(want.relpath)) for i in self._order()]
+
     def _download(self, want: Wanted, progress: Callable[[int], None]) -> Path:
         errors: list[str] = []
-        for i in self._order():
-            mirror = self.mirrors[i]
-            url = mirror.url(want.relpath)
+        for i, mirror, url in self._places(want):
             for attempt in range(BODY_ATTEMPTS):
                 try:
                     # connecting and the headers: urllib3 has retried them already
@@ -252,7 +290,8 @@ class Fetcher:
                     break
                 with self._lock:
                     self.downloads += 1
-                    self.active = i      # the mirror that answered is asked first now
+                    if i >= 0:
+                        self.active = i  # the mirror that answered is asked first now
                 return path
         die(f"cannot fetch {want.relpath}: " + "; ".join(errors), file=want.relpath,
             mirror=str(self.mirror))

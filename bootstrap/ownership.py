@@ -85,6 +85,14 @@ def materialize(root: Path, ledger: Ledger, chown: bool, xattrs: bool = False) -
                 xattrs = False   # this filesystem takes no user xattrs: the ledger must do
         if entry.kind != SYMLINK:
             os.chmod(full, entry.mode)
+        if chown and entry.xattrs:
+            # after chown, which clears file capabilities; where the kernel
+            # refuses (no CAP_SETFCAP here) the ledger keeps them for the tarball
+            for name, value in entry.xattrs.items():
+                try:
+                    os.setxattr(full, name, value, follow_symlinks=False)
+                except OSError:
+                    pass
 
 
 def relaxed(kind: str, mode: int) -> int:

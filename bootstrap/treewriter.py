@@ -138,6 +138,15 @@ class TreeWriter:
         self.ledger.set(path, Entry(DIR, mode & 0o7777, uid, gid))
         return path
 
+    def ensure_dir(self, rel: str, mode: int = 0o755, uid: int = 0, gid: int = 0) -> str:
+        """A directory rootstrap itself needs: made if missing, left as the
+        packages made it if there (their modes and owners stand)."""
+        path = self.resolve(rel, follow_last=True)
+        full = self.full(path)
+        if os.path.isdir(full) and not os.path.islink(full):
+            return path
+        return self.mkdir(rel, mode, uid, gid)
+
     def write_file(self, rel: str, data: BinaryIO, mode: int, uid: int, gid: int,
                    mtime: Optional[float] = None) -> str:
         path = self.resolve(rel)

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bootstrap"
 LAYERS = {
     0: ("errors", "digest", "atomic", "paths", "intree", "ledger", "reproducible",
         "progress"),
-    1: ("cache", "treewriter", "ownership", "schema", "baseconfig", "archive"),
+    1: ("cache", "treewriter", "ownership", "schema", "baseconfig", "archive", "accounts"),
     2: ("fetch", "trust", "sandbox", "emit", "recipe"),
     3: ("families",),
     4: ("build", "enter", "export", "verify"),

@@ -60,6 +60,9 @@ class RunSetup:
 class Family(ABC):
     schema = Schema()                   # the family's own recipe keys
     existing_dirs = TAKE_LAST           # the tree writer's rule for a directory made twice
+    has_weak_deps = False               # whether select() can follow weak dependencies
+    finds_mirrors = False               # whether the index names its own mirrors (metalinks)
+    weak_deps = False                   # --weak-deps: it should
 
     def __init__(self, recipe: Recipe, release: Release, arch: str) -> None:
         self.recipe = recipe
@@ -70,6 +73,11 @@ class Family(ABC):
     @abstractmethod
     def open_trust(cls, paths: Sequence[Path]) -> Trust:
         """The trust roots (the recipe's, or --keyring's), as this family checks them."""
+
+    def trust_roots(self) -> list[Path]:
+        """The recipe's trust roots for this build (a family may narrow them to the
+        release's own key)."""
+        return list(self.recipe.keyrings)
 
     def mirror(self, url: str) -> Mirror:
         """A mirror as the distribution's users write it."""

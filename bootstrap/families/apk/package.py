@@ -20,6 +20,7 @@ from bootstrap.digest import Digest
 from bootstrap.errors import die
 from bootstrap.families.apk import gzmembers
 from bootstrap.families.apk.signed import Signature, adb_schema, signatures
+from bootstrap import accounts
 from bootstrap.treewriter import TreeWriter, clean_member
 from bootstrap.trust.rsa import RsaKeys
 
@@ -174,30 +175,13 @@ class _Checked(io.RawIOBase):
         return len(data)
 
 
-def _ids(writer: TreeWriter, table: str) -> dict[str, int]:
-    """name -> id from the tree's /etc/passwd or /etc/group as it is now."""
-    out: dict[str, int] = {}
-    path = writer.full(writer.resolve(f"etc/{table}", follow_last=False))
-    try:
-        if os.path.islink(path):
-            return out
-        with open(path, errors="replace") as f:
-            for line in f:
-                parts = line.split(":")
-                if len(parts) > 2 and parts[2].isdigit():
-                    out.setdefault(parts[0], int(parts[2]))
-    except OSError:
-        pass
-    return out
-
-
 def unpack(path: Path, parts: Parts, writer: TreeWriter) -> Unpacked:
     """Stream the data part into the tree. Owners are taken by name from the
     tree's passwd and group as they are now, as apk does (else the numbers).
 
     Raises ValueError for a damaged package, treewriter.Unsafe for a hostile one."""
     result = Unpacked(parts)
-    users, groups = _ids(writer, "passwd"), _ids(writer, "group")
+    users, groups = accounts.ids(writer, "passwd"), accounts.ids(writer, "group")
     sums: dict[str, bytes] = {}
 
     def owners(m: tarfile.TarInfo) -> tuple[int, int]:

@@ -276,7 +276,7 @@ class DebFamily(Family):
             return trust.clearsigned_by(data, path.name, path.parent)
         sig = path.with_name("Release.gpg")
         if not sig.is_file():
-            die(f"no Release.gpg beside it to check it with")
+            die("no Release.gpg beside it to check it with")
         return data, trust.detached(data, sig.read_bytes(), path.name, path.parent)
 
 

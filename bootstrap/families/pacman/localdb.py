@@ -2,7 +2,6 @@
 with desc, files, mtree, install and changelog, and ALPM_DB_VERSION."""
 from __future__ import annotations
 
-from bootstrap.reproducible import now
 from bootstrap.families.pacman.pkgfile import Unpacked
 from bootstrap.treewriter import TreeWriter
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import tarfile
 from dataclasses import dataclass
 from typing import Optional
 
