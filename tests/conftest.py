@@ -607,3 +607,46 @@ def alpine_mirror(session_dir: Path, apk_key: apkmirror.ApkKey) -> Iterator[Alpi
     server = MirrorServer(repos.root)
     yield AlpineMirror(repos, server)
     server.close()
+
+
+# --------------------------------------------------------------------------- fedora mirror
+
+import rpmmirror  # noqa: E402
+
+
+@dataclass
+class FedoraMirror:
+    repos: rpmmirror.FedoraRepos
+    server: MirrorServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def repo_url(self, repo: str) -> str:
+        return self.repos.repo_url(self.url, repo)
+
+    def args(self, *extra: object) -> list[object]:
+        """--mirror (a base URL per repository) and --keyring for the fedora recipe."""
+        return ["--mirror", self.repo_url("fedora"), "--mirror", self.repo_url("updates"),
+                "--keyring", self.repos.signer.keyring, *extra]
+
+
+@pytest.fixture(scope="session")
+def fedora_mirror(session_dir: Path, signer: Signer) -> Iterator[FedoraMirror]:
+    """The Fedora fixture (rpmmirror.fixture_specs): repositories fedora and
+    updates of release 45, built with rpmbuild, signed with rpmsign by `signer`,
+    indexed by createrepo_c (zstd metadata), with MirrorManager metalinks."""
+    missing = rpmmirror.missing_tools()
+    if not os.path.isfile("/bin/busybox"):
+        missing.append("/bin/busybox (busybox-static)")
+    if missing:
+        message = f"the Fedora fixture needs {', '.join(missing)}"
+        if os.geteuid() == 0:
+            pytest.fail(message)
+        pytest.skip(message)
+    repos = rpmmirror.fedora_fixture(session_dir / "fedora-mirror", signer)
+    server = MirrorServer(repos.root)
+    repos.write_metalinks(server.url)
+    yield FedoraMirror(repos, server)
+    server.close()

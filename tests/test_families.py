@@ -191,7 +191,7 @@ def test_an_unknown_family_is_named_with_the_known_ones(tmp_path: Path):
     path = tmp_path / "x.yaml"
     path.write_text("name: x\nfamily: nosuch\n")
     with pytest.raises(Die, match=r"x.yaml line 2: unknown family 'nosuch' \(known: apk, "
-                                  r"deb, pacman\)"):
+                                  r"deb, pacman, rpm\)"):
         load_recipe(str(path))
     path.write_text("name: x\nfamily: ../../etc\n")
     with pytest.raises(Die, match="unknown family"):

@@ -10,7 +10,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, Optional
+from typing import BinaryIO, Callable, Iterator
 
 from bootstrap.archive import Bounded, decompressed
 from bootstrap.families.rpm import caps as capabilities
@@ -43,6 +43,7 @@ class FileInfo:
     digest: str                # hex, in the package's file digest algorithm ('' none)
     caps: str
     rdev: int
+    mtime: int
 
     @property
     def ghost(self) -> bool:
@@ -69,13 +70,14 @@ def file_infos(h: Header) -> list[FileInfo]:
         column(FILEFLAGS, 0)
     users, groups, caps = column(FILEUSERNAME, "root"), column(FILEGROUPNAME, "root"), \
         column(FILECAPS, "")
+    mtimes = column(FILEMTIMES, 0)
     out = []
     for i in range(count):
         if index[i] >= len(dirs):
             raise ValueError("a file of the header is in no directory")
         path = clean_member(dirs[index[i]] + bases[i])
         out.append(FileInfo(i, path, modes[i], users[i], groups[i], sizes[i] or 0, links[i],
-                            flags[i], digests[i], caps[i], rdevs[i]))
+                            flags[i], digests[i], caps[i], rdevs[i], mtimes[i]))
     return out
 
 
@@ -179,12 +181,13 @@ def unpack(path: Path, start: int, h: Header, writer: TreeWriter, owners: Owners
                     continue
                 source = io.BufferedReader(_Checked(body, algorithm, info.digest, rel),
                                            1 << 20)
-                writer.write_file(rel, source, mode, uid, gid)
+                # rpm gives files the header's mtime (rpm -V checks it)
+                writer.write_file(rel, source, mode, uid, gid, info.mtime)
                 for other in linked.pop(cpio["ino"], []):
                     writer.hardlink(other.path, rel)
                     result.written.append(other.path)
             elif kind == stat.S_IFLNK:
-                writer.symlink(rel, info.linkto, uid, gid)
+                writer.symlink(rel, info.linkto, uid, gid, info.mtime)
             elif kind in (stat.S_IFCHR, stat.S_IFBLK):
                 writer.node(rel, CHAR if kind == stat.S_IFCHR else BLOCK, mode, uid, gid,
                             (os.major(info.rdev), os.minor(info.rdev)))

@@ -6,7 +6,7 @@ Fedora primary is some 10^5 packages."""
 from __future__ import annotations
 
 import gzip
-import io
+import json
 import lzma
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -231,3 +231,32 @@ def parse_metalink(data: bytes, what: str) -> Metalink:
             (u.text or "").startswith(("http://", "https://"))]
     ordered = [url for _, _, url in sorted(urls, key=lambda x: (-x[0], x[1]))]
     return Metalink(size, digests, ordered)
+
+
+# A parsed primary, kept in the cache under the digest repomd.xml gave the file,
+# so that a warm build does not parse 10^5 packages again.
+PARSED_FORMAT = 1
+
+
+def dump_packages(packages: list[RpmPackage]) -> bytes:
+    rows = [[p.name, p.arch, p.epoch, p.version, p.release, p.digest.algorithm,
+             p.digest.value, p.href, p.size, p.sourcerpm, p.license,
+             {k: [[d.name, d.flags, d.epoch, d.ver, d.rel, d.pre] for d in v]
+              for k, v in p.deps.items()}, p.files] for p in packages]
+    text = json.dumps({"format": PARSED_FORMAT, "packages": rows}, separators=(",", ":"))
+    return zstandard.ZstdCompressor(level=3).compress(text.encode())
+
+
+def load_packages(data: bytes, repo: str) -> Optional[list[RpmPackage]]:
+    """The packages dump_packages kept, or None if the data is not such a dump."""
+    try:
+        doc = json.loads(zstandard.ZstdDecompressor().decompress(data))
+        if doc.get("format") != PARSED_FORMAT:
+            return None
+        return [RpmPackage(
+            r[0], r[1], r[2], r[3], r[4], Digest(r[5], r[6]), r[7], r[8], r[9], r[10], repo,
+            {k: [Dep(*d) for d in v] for k, v in r[11].items()}, r[12])
+            for r in doc["packages"]]
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError,
+            zstandard.ZstdError):
+        return None

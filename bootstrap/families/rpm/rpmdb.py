@@ -8,14 +8,15 @@ names, provides, requires, files... to (package, position), as rpm's lookups
 (`rpm -q`, `-qf`, `--whatprovides`, dnf) read them."""
 from __future__ import annotations
 
+import io
 import sqlite3
 import struct
 import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from bootstrap.families.rpm.header import (BIN, CHAR, INT16, INT32, INT64, STRING,
-                                           STRING_ARRAY, Header, Package)
+from bootstrap.families.rpm.header import (BIN, CHAR, HEADER_MAGIC, INT16, INT32, INT64,
+                                           STRING, STRING_ARRAY, Header, Package, read_header)
 from bootstrap.treewriter import TreeWriter
 
 DBPATH = "usr/lib/sysimage/rpm"
@@ -126,8 +127,10 @@ def _schema(db: sqlite3.Connection) -> None:
 
 
 def write(writer: TreeWriter, packages: Sequence[Package], when: int, tid: int,
-          color: int = 3) -> None:
-    """The database of packages (in install order) into the tree."""
+          color: int = 3, keys: Sequence[bytes] = ()) -> None:
+    """The database of packages (in install order) into the tree, after the
+    installed headers of imported keys (pubkey.installed_blob), as dnf imports
+    them before its transaction."""
     with tempfile.TemporaryDirectory(prefix="rootstrap-rpmdb-") as scratch:
         path = Path(scratch) / "rpmdb.sqlite"
         db = sqlite3.connect(path)
@@ -135,22 +138,25 @@ def write(writer: TreeWriter, packages: Sequence[Package], when: int, tid: int,
             db.execute("PRAGMA journal_mode = WAL")
             with db:
                 _schema(db)
+                for blob in keys:
+                    h = read_header(io.BytesIO(HEADER_MAGIC + b"\0" * 4 + blob))
+                    _add(db, blob, h, {INSTALLTID: h.tags[INSTALLTID]})
                 for pkg in packages:
-                    blob = installed_blob(pkg, when, tid, color)
-                    hnum = db.execute("INSERT INTO Packages (blob) VALUES (?)",
-                                      (blob,)).lastrowid
                     extra = {INSTALLTID: [tid],
                              261: pkg.signature.tags.get(1004),
                              269: pkg.signature.tags.get(269)}
-                    for table in INDEXES:
-                        for key, idx in _keys(pkg.header, table,
-                                              {k: v for k, v in extra.items() if v is not None}):
-                            db.execute(f"INSERT INTO '{table}' VALUES (?, ?, ?)",
-                                       (key, hnum, idx))
+                    _add(db, installed_blob(pkg, when, tid, color), pkg.header,
+                         {k: v for k, v in extra.items() if v is not None})
         finally:
             db.close()
         data = path.read_bytes()
-    writer.mkdir("usr/lib/sysimage", 0o755, 0, 0)
-    writer.mkdir(DBPATH, 0o755, 0, 0)
+    writer.ensure_dir(DBPATH)
     writer.write_bytes(f"{DBPATH}/rpmdb.sqlite", data)
     writer.write_bytes(f"{DBPATH}/.rpm.lock", b"")
+
+
+def _add(db: sqlite3.Connection, blob: bytes, h: Header, extra: dict[int, object]) -> None:
+    hnum = db.execute("INSERT INTO Packages (blob) VALUES (?)", (blob,)).lastrowid
+    for table in INDEXES:
+        for key, idx in _keys(h, table, extra):
+            db.execute(f"INSERT INTO '{table}' VALUES (?, ?, ?)", (key, hnum, idx))
