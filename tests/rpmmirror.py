@@ -467,3 +467,16 @@ def fedora_fixture(root: Path, signer: Signer, busybox: str = "/bin/busybox") ->
     for dirpath, dirnames, filenames in os.walk(root):
         os.chmod(dirpath, 0o755)
     return repos
+
+
+def sign_repomd(repomd: Path, signer: Signer) -> Path:
+    """repomd.xml.asc, as private repositories publish it (createrepo_c's users
+    sign with `gpg --detach-sign --armor`)."""
+    asc = repomd.with_name("repomd.xml.asc")
+    asc.unlink(missing_ok=True)
+    subprocess.run(["gpg", "--homedir", str(signer.home), "--batch", "--pinentry-mode",
+                    "loopback", "--passphrase", "", "--local-user", signer.fingerprint,
+                    "--armor", "--detach-sign", "--output", str(asc), str(repomd)],
+                   check=True, capture_output=True)
+    asc.chmod(0o644)
+    return asc

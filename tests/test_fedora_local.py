@@ -319,6 +319,20 @@ def test_a_repomd_the_metalink_does_not_vouch_for_is_refused(as_user, damaged):
     assert proc.returncode == 0, proc.stderr
 
 
+def test_a_signed_repomd_is_checked_where_a_repository_has_one(as_user, damaged,
+                                                              untrusted_signer):
+    repomd = damaged.repo_dir("updates") / "repodata" / "repomd.xml"
+    rpmmirror.sign_repomd(repomd, damaged.signer)
+    proc = as_user.run("fedora", as_user.path("t.tar"), *_args(damaged, damaged.signer.keyring),
+                       "--no-configure", "--cache", as_user.cache, "-q")
+    assert proc.returncode == 0, proc.stderr
+    as_user.path("t.tar").unlink()
+    rpmmirror.sign_repomd(repomd, untrusted_signer)
+    proc = as_user.run("fedora", as_user.path("t"), *_args(damaged, damaged.signer.keyring),
+                       "--cache", as_user.cache)
+    refused(as_user, proc, "repomd.xml", untrusted_signer.fingerprint[-16:])
+
+
 # --------------------------------------------------------------------------- refusals
 
 def _rebuild(repos: rpmmirror.FedoraRepos, filename: str, signer: Signer | None,

@@ -28,6 +28,7 @@ from realdata import real
 ROOT = Path(__file__).resolve().parent.parent
 F20 = real("fedora") / "repodata-f20"
 needs_real = pytest.mark.skipif(not F20.is_dir(), reason="no real Fedora files here")
+ARCHES = ("x86_64", "noarch", "i686")
 needs_dnf = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("dnf"),
                                reason="the host's dnf resolves an installroot only as root")
 
@@ -54,8 +55,15 @@ def _dnf(request: list[str], weak: bool, root: Path) -> set[str]:
          f"--repofrompath=f20,file://{F20}", f"--setopt=cachedir={root}-cache",
          f"--setopt=install_weak_deps={weak}", "--nogpgcheck", "--assumeno", "install",
          *request], capture_output=True, text=True)
-    names = {line.split()[0] for line in proc.stdout.splitlines()
-             if len(line.split()) >= 5 and line.split()[1] in ("x86_64", "noarch", "i686")}
+    lines = proc.stdout.splitlines()
+    names = set()
+    for line, after in zip(lines, lines[1:] + [""]):
+        words, next_words = line.split(), after.split()
+        if len(words) >= 5 and words[1] in ARCHES:
+            names.add(words[0])
+        elif len(words) == 1 and after.startswith(" ") and next_words[:1] and \
+                next_words[0] in ARCHES:
+            names.add(words[0])        # a long name has its line to itself
     assert names, proc.stdout + proc.stderr
     return names
 
@@ -63,8 +71,9 @@ def _dnf(request: list[str], weak: bool, root: Path) -> set[str]:
 @needs_real
 @needs_dnf
 @pytest.mark.parametrize("request_", [
-    "@core", "@standard", "@web-server", "@kde-desktop", "@gnome-desktop",
-    "@development-tools,@c-development", "bash,yum,vim-enhanced", "httpd,php+"])
+    "@core", "@standard", "@web-server", "@kde-desktop", "@gnome-desktop", "@xfce-desktop",
+    "@kde-apps", "@development-tools,@c-development", "bash,yum,vim-enhanced", "httpd,php+",
+    "/usr/bin/python,webserver"])
 def test_the_solver_picks_what_dnf_picks_from_fedora_20(request_, f20, tmp_path):
     pool, comps = f20
     weak = request_.endswith("+")

@@ -151,3 +151,30 @@ def test_capability_texts_become_the_kernel_s_xattr():
     assert both[4:8] == b"\0\0\0\0" and both[0] == 1                    # not permitted
     with pytest.raises(ValueError):
         caps.from_text("cap_no_such_thing=ep")
+
+
+@needs_tools
+def test_rpm_6_signature_lists_are_read_and_v6_alone_is_refused_clearly(signed, signer):
+    import base64
+    from bootstrap.families.rpm.family import check_package
+    from bootstrap.trust.pgpkey import packets, signature_version
+    with open(signed, "rb") as f:
+        pkg = header.read_package(f)
+    [sig] = header.header_signatures(pkg.signature)
+    assert signature_version(sig) == 4
+    # rpm 6 keeps signatures as base64 texts in its OPENPGP tag
+    listed = header.Header({header.OPENPGP: [base64.b64encode(sig).decode()]})
+    assert header.header_signatures(listed) == [sig]
+    # a v6 one (its version byte set so) cannot be checked here: said so, not "unsigned"
+    [(_, _, end, body)] = packets(sig)
+    body_at = end - len(body)
+    v6 = bytearray(sig)
+    v6[body_at] = 6
+    assert signature_version(bytes(v6)) == 6
+    data = bytearray(signed.read_bytes())
+    at = bytes(data).index(sig)
+    data[at + body_at] = 6
+    forged = signed.with_name("v6.rpm")
+    forged.write_bytes(bytes(data))
+    with OpenPGP([signer.keyring]) as trust, pytest.raises(Die, match="v6 signatures"):
+        check_package(forged, trust, forged.name, "here", False)

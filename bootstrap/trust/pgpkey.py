@@ -8,7 +8,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-PUBLIC_KEY, USER_ID = 6, 13
+SIGNATURE, PUBLIC_KEY, USER_ID = 2, 6, 13
 _ARMOR = re.compile(rb"-----BEGIN PGP PUBLIC KEY BLOCK-----\r?\n(.*?)-----END PGP PUBLIC KEY "
                     rb"BLOCK-----", re.S)
 
@@ -40,7 +40,7 @@ def dearmor(data: bytes) -> bytes:
     return out
 
 
-def _packets(data: bytes) -> list[tuple[int, int, int, bytes]]:
+def packets(data: bytes) -> list[tuple[int, int, int, bytes]]:
     """(tag, start, end, body) of each packet."""
     out = []
     i = 0
@@ -76,11 +76,11 @@ def _packets(data: bytes) -> list[tuple[int, int, int, bytes]]:
 def certificates(data: bytes) -> list[Certificate]:
     """Each certificate of a key file (armored or binary)."""
     binary = dearmor(data)
-    packets = _packets(binary)
-    starts = [n for n, p in enumerate(packets) if p[0] == PUBLIC_KEY] + [len(packets)]
+    found = packets(binary)
+    starts = [n for n, p in enumerate(found) if p[0] == PUBLIC_KEY] + [len(found)]
     out = []
     for a, b in zip(starts, starts[1:]):
-        group = packets[a:b]
+        group = found[a:b]
         body = group[0][3]
         version, created = body[0], int.from_bytes(body[1:5], "big")
         if version == 4:
@@ -92,3 +92,12 @@ def certificates(data: bytes) -> list[Certificate]:
         userid = next((p[3].decode("utf-8", "replace") for p in group if p[0] == USER_ID), "")
         out.append(Certificate(binary[group[0][1]:group[-1][2]], version, created, fpr, userid))
     return out
+
+
+def signature_version(data: bytes) -> int:
+    """The version of the first signature packet in data (0 if there is none)."""
+    try:
+        found = packets(data)
+    except (ValueError, IndexError):
+        return 0
+    return next((body[0] for tag, _, _, body in found if tag == SIGNATURE and body), 0)

@@ -3,6 +3,7 @@ the compressed cpio payload. A header is the magic, its entry count and data
 size, the entries (tag, type, offset, count) and the data they point into."""
 from __future__ import annotations
 
+import base64
 import struct
 from dataclasses import dataclass, field
 from typing import BinaryIO, Union
@@ -106,10 +107,22 @@ def _value(data: bytes, kind: int, offset: int, n: int, tag: int) -> Value:
 RSAHEADER, DSAHEADER, SHA256HEADER = 268, 267, 273
 
 
+# rpm 6 keeps any number of signatures here, each base64 text
+OPENPGP = 278
+
+
 def header_signatures(signature: Header) -> list[bytes]:
     """The OpenPGP signatures a package carries over its main header."""
-    return [v for tag in (RSAHEADER, DSAHEADER)
-            if isinstance(v := signature.tags.get(tag), bytes)]
+    found = [v for tag in (RSAHEADER, DSAHEADER)
+             if isinstance(v := signature.tags.get(tag), bytes)]
+    for text in signature.strings(OPENPGP):
+        try:
+            sig = base64.b64decode(text, validate=False)
+        except ValueError:
+            continue
+        if sig and sig not in found:
+            found.append(sig)
+    return found
 
 
 @dataclass
