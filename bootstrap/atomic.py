@@ -17,6 +17,16 @@ class AtomicFile:
         self.file: IO[bytes] = os.fdopen(fd, "wb")
         self.done = False
 
+    @classmethod
+    def taking(cls, tmp: Path) -> "AtomicFile":
+        """One over a file already written in the target's folder (a finished
+        download): committed, it is renamed into place; else removed."""
+        self = cls.__new__(cls)
+        self.tmp = tmp
+        self.file = open(tmp, "ab")
+        self.done = False
+        return self
+
     def commit(self, dest: Path, mode: int = 0o644) -> None:
         self.file.flush()
         os.fchmod(self.file.fileno(), mode)

@@ -47,6 +47,7 @@ class Options:
     hostname: Optional[str] = None
     configure: bool = True
     cache: Optional[Path] = None
+    cache_group: Optional[str] = None
     mode: str = "auto"
     proot: Optional[str] = None
     format: str = "auto"
@@ -147,7 +148,7 @@ def build(recipe: Recipe, family_cls: type[Family], opts: Options) -> Result:
         family.weak_deps = True
     progress = Progress(opts.quiet, opts.verbose)
     with family.open_trust(opts.keyrings or family.trust_roots()) as trust, \
-            Cache(opts.cache or default_cache()) as cache:
+            Cache(opts.cache or default_cache(), opts.cache_group) as cache:
         mirrors = [family.mirror(m) for m in opts.mirrors or recipe.mirrors]
         if not mirrors and not family.finds_mirrors:
             die(f"no mirror to fetch from: {recipe.path} lists none and no --mirror was given")

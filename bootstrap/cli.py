@@ -14,7 +14,7 @@ from typing import NoReturn, Optional, Sequence
 from bootstrap.errors import Die
 
 PROG = "rootstrap"
-COMMANDS = ("list", "export", "run", "verify")
+COMMANDS = ("list", "export", "run", "verify", "cache")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,7 +30,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Build a Linux distribution's root filesystem "
                 "without root.", epilog="Also: `rootstrap list` (every recipe), "
                 "`rootstrap export TREE OUT.tar.zst`, `rootstrap run TREE [-- CMD...]`, "
-                "`rootstrap verify DISTRO FILE...`; each takes --help.")
+                "`rootstrap verify DISTRO FILE...`, `rootstrap cache ls|verify|gc`; each takes --help.")
     p.add_argument("distro", help="recipe name from recipes/ or path to a recipe YAML")
     p.add_argument("target", help="directory or tarball (.tar, .tar.gz, .tar.xz, .tar.zst); "
                    "missing parent directories are made")
@@ -53,6 +53,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-configure", dest="configure", action="store_false",
                    help="unpack and register only: run no scriptlet, trigger or hook")
     p.add_argument("--cache", type=Path, metavar="DIR", help="download cache")
+    p.add_argument("--cache-group", metavar="GROUP",
+                   help="share the cache with GROUP: what this build adds to it is the "
+                   "group's and group-writable (directories setgid)")
     _mode_options(p)
     p.add_argument("--format", default="auto",
                    choices=("auto", "dir", "tar", "tar.gz", "tar.xz", "tar.zst"))
@@ -147,6 +150,24 @@ def _verify(argv: list[str]) -> int:
     return verify(args.distro, args.files, args.index, args.keyring, args.release)
 
 
+def _cache(argv: list[str]) -> int:
+    p = _Parser(prog=f"{PROG} cache", description="The download cache: `ls` lists its "
+                "objects, `verify` hashes each again and removes any that no longer match "
+                "(exit 1 if some did not), `gc` removes what no build used for --older-than "
+                "days, never what a running build holds.")
+    p.add_argument("action", choices=("ls", "verify", "gc"))
+    p.add_argument("--cache", type=Path, metavar="DIR", help="the cache (default: the one "
+                   "builds use)")
+    p.add_argument("--older-than", type=float, default=30, metavar="DAYS",
+                   help="gc: unused for this many days (default 30)")
+    p.add_argument("--dry-run", action="store_true", help="gc: say what would go")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = p.parse_args(argv)
+    from bootstrap import cache_command
+    return cache_command.run(args.action, args.cache, args.older_than, args.dry_run,
+                             args.json)
+
+
 def _build(argv: list[str]) -> int:
     args = _build_parser().parse_args(argv)
     from bootstrap.build import Options, build
@@ -158,7 +179,7 @@ def _build(argv: list[str]) -> int:
         exclude=[p for group in args.exclude for p in group], mirrors=args.mirror,
         weak_deps=args.weak_deps,
         keyrings=args.keyring, hostname=args.hostname, configure=args.configure,
-        cache=args.cache, mode=args.mode, proot=args.proot, format=args.format,
+        cache=args.cache, cache_group=args.cache_group, mode=args.mode, proot=args.proot, format=args.format,
         jobs=args.jobs, quiet=args.quiet or args.json, verbose=args.verbose)
     result = build(recipe, family, opts)
     if args.json:
@@ -187,6 +208,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _run(args[1:])
         if args[:1] == ["verify"]:
             return _verify(args[1:])
+        if args[:1] == ["cache"]:
+            return _cache(args[1:])
         return _build(args)
     except Die as e:
         if as_json:

@@ -81,6 +81,7 @@ class _Failed(Exception):
 
 def _session(jobs: int) -> requests.Session:
     retry = Retry(total=4, connect=3, read=3, status=3, backoff_factor=0.25,
+                  backoff_jitter=0.25,
                   status_forcelist=(429, 500, 502, 503, 504),
                   allowed_methods=frozenset({"GET", "HEAD"}), raise_on_status=False)
     session = requests.Session()
@@ -256,38 +257,64 @@ class Fetcher:
         return [(i, self.mirrors[i], self.mirrors[i].url(want.relpath)) for i in self._order()]
 
     def _download(self, want: Wanted, progress: Callable[[int], None]) -> Path:
+        """want's object, downloaded once however many builds and threads need it:
+        whoever holds its lock fetches it, the others then find it stored."""
+        with self.cache.fetching(want.digest):
+            cached = self.cache.lookup(want.digest, want.covers)
+            if cached:
+                progress(want.size)
+                return cached
+            return self._download_held(want, progress)
+
+    def _download_held(self, want: Wanted, progress: Callable[[int], None]) -> Path:
+        partial = self.cache.partial(want.digest, want.covers is not None)
+        counted = 0                    # of partial's bytes, what progress was told
         errors: list[str] = []
         for i, mirror, url in self._places(want):
             for attempt in range(BODY_ATTEMPTS):
+                have = partial.stat().st_size if partial.exists() else 0
                 try:
                     # connecting and the headers: urllib3 has retried them already
-                    response = self._get(url)
+                    response = self._get(url, {"Range": f"bytes={have}-"} if have else None)
+                    if response.status_code == 416 and have:
+                        response.close()       # what was kept is not a prefix here
+                        partial.unlink()
+                        response = self._get(url)
+                        have = 0
                     response.raise_for_status()
                 except (requests.RequestException, OSError) as e:
                     errors.append(f"{url}: {_reason(e)}")
                     break
-                done = 0
-
-                def chunks() -> Iterator[bytes]:
-                    nonlocal done
-                    for chunk in response.iter_content(CHUNK):
-                        done += len(chunk)
-                        progress(len(chunk))
-                        yield chunk
-
+                if have and not _resumes(response, have):
+                    have = 0                   # the whole file came: start over
+                progress(have - counted)
+                counted = have
                 try:
-                    with response:
-                        path = self.cache.store(want.digest, chunks(), want.covers)
-                except Mismatch as e:
-                    die(f"{want.relpath} from {mirror}: {want.digest.label} {e.got} does not "
-                        f"match {want.digest.value} promised by the signed index",
-                        file=want.relpath, mirror=str(mirror))
+                    with response, self.cache.open_partial(partial, bool(have)) as out:
+                        for chunk in response.iter_content(CHUNK):
+                            try:
+                                out.write(chunk)
+                            except OSError as e:
+                                die(f"cannot write {want.relpath} to the cache "
+                                    f"{self.cache.root}: {e.strerror}")
+                            counted += len(chunk)
+                            progress(len(chunk))
                 except (requests.RequestException, OSError) as e:
-                    progress(-done)             # the body was cut off: ask again
+                    # cut off: what came is kept and the rest asked for (a Range request)
                     if attempt + 1 < BODY_ATTEMPTS:
                         continue
                     errors.append(f"{url}: {_reason(e)}")
                     break
+                try:
+                    path = self.cache.adopt(want.digest, partial, want.covers)
+                except Mismatch as e:
+                    progress(-counted)
+                    counted = 0
+                    if have and attempt + 1 < BODY_ATTEMPTS:
+                        continue       # joined to bytes kept from before: once whole
+                    die(f"{want.relpath} from {mirror}: {want.digest.label} {e.got} does not "
+                        f"match {want.digest.value} promised by the signed index",
+                        file=want.relpath, mirror=str(mirror))
                 with self._lock:
                     self.downloads += 1
                     if i >= 0:
@@ -319,6 +346,15 @@ class Fetcher:
                             other.cancel()
                         raise
         return [paths[n] for n in range(len(wants))]
+
+
+def _resumes(response: requests.Response, have: int) -> bool:
+    """Is response the rest of a file of which the first have bytes are kept?"""
+    if response.status_code != 206:
+        return False
+    unit, _, spec = (response.headers.get("Content-Range") or "").partition(" ")
+    first = spec.split("-", 1)[0]
+    return unit == "bytes" and first.isdigit() and int(first) == have
 
 
 def _past(http_date: Optional[str]) -> bool:

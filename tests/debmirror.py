@@ -577,7 +577,8 @@ class MirrorServer:
     path to a status code to answer instead of the file (e.g. 404, 500). `flaky`
     maps a path to the misbehaviours of its next requests, one each, in order: a
     status code, or "cut" (the headers and half the body, then the connection
-    closes).
+    closes). Range requests are answered as a real mirror does (206) unless
+    `ranges` is set False (then the whole file comes, 200).
     """
 
     def __init__(self, root: Path) -> None:
@@ -586,6 +587,8 @@ class MirrorServer:
         self.log: list[Request] = []
         self.faults: dict[str, int] = {}
         self.flaky: dict[str, list[Union[int, str]]] = {}
+        self.ranges = True
+        self.delay = 0.0            # seconds each file's answer waits (to make builds overlap)
         self._lock = threading.Lock()
         self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
@@ -672,6 +675,8 @@ class MirrorServer:
                     self._reply(304, meta, send_body=False)
                     return
                 data = target.read_bytes()
+                if server.delay:
+                    time.sleep(server.delay)
                 if once == "cut" and body:
                     server._record(self.command, path, 200, headers)
                     self.send_response(200)
@@ -680,6 +685,18 @@ class MirrorServer:
                     self.wfile.write(data[: len(data) // 2])
                     self.wfile.flush()
                     self.close_connection = True
+                    return
+                first = _range_start(self.headers.get("Range")) if server.ranges else None
+                if first is not None and first >= len(data):
+                    server._record(self.command, path, 416, headers)
+                    self._reply(416, {"Content-Range": f"bytes */{len(data)}"}, b"", body)
+                    return
+                if first is not None:
+                    server._record(self.command, path, 206, headers)
+                    self._reply(206, {**meta, "Content-Type": "application/octet-stream",
+                                      "Content-Range":
+                                      f"bytes {first}-{len(data) - 1}/{len(data)}"},
+                                data[first:], body)
                     return
                 server._record(self.command, path, 200, headers)
                 self._reply(200, {**meta, "Content-Type": "application/octet-stream"},
@@ -703,6 +720,14 @@ class MirrorServer:
                 return False
 
         return Handler
+
+
+def _range_start(header: Optional[str]) -> Optional[int]:
+    """The first byte of a `Range: bytes=N-` request (the only form rootstrap sends)."""
+    if not header or not header.startswith("bytes=") or not header.endswith("-"):
+        return None
+    first = header[len("bytes="):-1]
+    return int(first) if first.isdigit() else None
 
 
 # --------------------------------------------------------------------------- snapshots

@@ -63,6 +63,9 @@ class Family(ABC):
     has_weak_deps = False               # whether select() can follow weak dependencies
     finds_mirrors = False               # whether the index names its own mirrors (metalinks)
     weak_deps = False                   # --weak-deps: it should
+    # readers of the files whose index digest covers a part of them (Wanted.covers):
+    # what `rootstrap cache verify` checks such cached files with
+    part_digests: tuple[Callable[..., str], ...] = ()
 
     def __init__(self, recipe: Recipe, release: Release, arch: str) -> None:
         self.recipe = recipe

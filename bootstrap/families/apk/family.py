@@ -48,6 +48,7 @@ class ApkPlan(Plan):
 
 class ApkFamily(Family):
     schema = Schema(release=ApkRelease)
+    part_digests = (package.identity,)
 
     @classmethod
     def open_trust(cls, paths: Sequence[Path]) -> RsaKeys:
