@@ -4,13 +4,13 @@ from __future__ import annotations
 import os
 import resource
 import shutil
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+from bootstrap import target as place
 from bootstrap import baseconfig, emit, ownership, reproducible
 from bootstrap.cache import Cache
 from bootstrap.errors import Die, die
@@ -51,6 +51,7 @@ class Options:
     mode: str = "auto"
     proot: Optional[str] = None
     format: str = "auto"
+    force: bool = False                # replace a tree rootstrap built at TARGET
     jobs: int = 4
     quiet: bool = False
     verbose: bool = False
@@ -114,9 +115,7 @@ def remove_tree(path: Path, sandbox: Optional[Sandbox]) -> None:
 def _target(opts: Options, fmt: str) -> Path:
     """TARGET as an absolute path whose parent exists (made as `mkdir -p` would)."""
     target = opts.target.absolute()
-    if os.path.lexists(target) and not (fmt == "dir" and target.is_dir()
-                                        and not any(target.iterdir())):
-        die(f"{target} already exists; remove it or choose another target")
+    place.check(target, fmt == "dir", opts.force)
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -172,6 +171,15 @@ def build(recipe: Recipe, family_cls: type[Family], opts: Options) -> Result:
                              + "".join(f"; refused {r}" for r in sandbox.refused))
 
         total = sum(c.wanted.size for c in plan.packages)
+        place.check_space(target, total, sum(
+            c.wanted.size for c in plan.packages
+            if not cache.object_path(c.wanted.digest, c.wanted.covers is not None).exists()),
+            cache.root)
+        for killed in place.leftovers(target):
+            try:
+                remove_tree(killed, sandbox)   # what a killed build of target left
+            except OSError:
+                pass                           # owned by ids only another mode maps
         with progress.phase("download", total, "B") as step:
             archives = fetcher.many([c.wanted for c in plan.packages], step)
         with progress.phase("verify"):
@@ -196,7 +204,7 @@ def _assemble(family: Family, plan: Plan, archives: list[Path], fetcher: Fetcher
               sandbox: Optional[Sandbox], target: Path, fmt: str, opts: Options,
               progress: Progress, recipe: Recipe) -> bool:
     """Unpack, register, configure and write out the tree; whether owners are real."""
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.rootstrap-", dir=target.parent))
+    staging, held = place.staging(target)
     runner: Optional[TreeRunner] = None
     try:
         owners_real = bool(sandbox and sandbox.can_chown
@@ -240,9 +248,7 @@ def _assemble(family: Family, plan: Plan, archives: list[Path], fetcher: Fetcher
                 else:
                     finalize()
                 ledger.save(ledger_path(target))
-                if target.is_dir():
-                    target.rmdir()
-                os.rename(staging, target)
+                place.put_in_place(staging, target, lambda old: remove_tree(old, sandbox))
             else:
                 emit.write_tar(staging, ledger, target, fmt, reproducible.source_date_epoch())
                 remove_tree(staging, sandbox)
@@ -251,6 +257,8 @@ def _assemble(family: Family, plan: Plan, archives: list[Path], fetcher: Fetcher
             runner.close(collect=False)
         remove_tree(staging, sandbox)
         raise
+    finally:
+        os.close(held)
     return owners_real
 
 

@@ -59,6 +59,9 @@ def _build_parser() -> argparse.ArgumentParser:
     _mode_options(p)
     p.add_argument("--format", default="auto",
                    choices=("auto", "dir", "tar", "tar.gz", "tar.xz", "tar.zst"))
+    p.add_argument("--force", action="store_true",
+                   help="replace TARGET if it is a tree rootstrap built (in one step, once "
+                   "the new one is whole)")
     p.add_argument("--jobs", type=int, default=4, metavar="N", help="parallel downloads")
     _output_options(p)
     return p
@@ -179,7 +182,8 @@ def _build(argv: list[str]) -> int:
         exclude=[p for group in args.exclude for p in group], mirrors=args.mirror,
         weak_deps=args.weak_deps,
         keyrings=args.keyring, hostname=args.hostname, configure=args.configure,
-        cache=args.cache, cache_group=args.cache_group, mode=args.mode, proot=args.proot, format=args.format,
+        cache=args.cache, cache_group=args.cache_group, mode=args.mode, proot=args.proot,
+        format=args.format, force=args.force,
         jobs=args.jobs, quiet=args.quiet or args.json, verbose=args.verbose)
     result = build(recipe, family, opts)
     if args.json:

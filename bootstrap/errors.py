@@ -2,7 +2,8 @@
 --json, one object) and exits."""
 from __future__ import annotations
 
-from typing import NoReturn, Optional
+import difflib
+from typing import Iterable, NoReturn, Optional
 
 
 class Die(Exception):
@@ -23,6 +24,14 @@ class Die(Exception):
     def as_json(self) -> dict[str, Optional[str]]:
         return {"error": self.message, "file": self.file, "mirror": self.mirror,
                 "key": self.key}
+
+
+def suggest(wanted: str, known: Iterable[str]) -> str:
+    """"; did you mean 'x' or 'y'?" for the known names nearest wanted, else ""."""
+    near = difflib.get_close_matches(wanted, list(known), n=3, cutoff=0.6)
+    if not near:
+        return ""
+    return "; did you mean " + " or ".join(f"'{n}'" for n in near) + "?"
 
 
 def die(message: str, code: int = 1, *, file: Optional[str] = None,

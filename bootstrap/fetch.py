@@ -277,8 +277,15 @@ class Fetcher:
                     # connecting and the headers: urllib3 has retried them already
                     response = self._get(url, {"Range": f"bytes={have}-"} if have else None)
                     if response.status_code == 416 and have:
-                        response.close()       # what was kept is not a prefix here
-                        partial.unlink()
+                        response.close()
+                        if _whole(response) == have:   # a killed build got every byte
+                            try:
+                                path = self._adopted(want, partial, i)
+                                progress(have - counted)
+                                return path
+                            except Mismatch:
+                                pass
+                        partial.unlink(missing_ok=True)  # not a prefix of this file
                         response = self._get(url)
                         have = 0
                     response.raise_for_status()
@@ -306,7 +313,7 @@ class Fetcher:
                     errors.append(f"{url}: {_reason(e)}")
                     break
                 try:
-                    path = self.cache.adopt(want.digest, partial, want.covers)
+                    return self._adopted(want, partial, i)
                 except Mismatch as e:
                     progress(-counted)
                     counted = 0
@@ -315,13 +322,16 @@ class Fetcher:
                     die(f"{want.relpath} from {mirror}: {want.digest.label} {e.got} does not "
                         f"match {want.digest.value} promised by the signed index",
                         file=want.relpath, mirror=str(mirror))
-                with self._lock:
-                    self.downloads += 1
-                    if i >= 0:
-                        self.active = i  # the mirror that answered is asked first now
-                return path
         die(f"cannot fetch {want.relpath}: " + "; ".join(errors), file=want.relpath,
             mirror=str(self.mirror))
+
+    def _adopted(self, want: Wanted, partial: Path, mirror: int) -> Path:
+        path = self.cache.adopt(want.digest, partial, want.covers)
+        with self._lock:
+            self.downloads += 1
+            if mirror >= 0:
+                self.active = mirror  # the mirror that answered is asked first now
+        return path
 
     def many(self, wants: Sequence[Wanted], progress: Callable[[int], None]) -> list[Path]:
         """Every wanted file, cached ones checked, missing ones fetched in parallel."""
@@ -355,6 +365,13 @@ def _resumes(response: requests.Response, have: int) -> bool:
     unit, _, spec = (response.headers.get("Content-Range") or "").partition(" ")
     first = spec.split("-", 1)[0]
     return unit == "bytes" and first.isdigit() and int(first) == have
+
+
+def _whole(response: requests.Response) -> int:
+    """The file's size a 416 answer gives (`Content-Range: bytes */SIZE`), or -1."""
+    unit, _, spec = (response.headers.get("Content-Range") or "").partition(" ")
+    size = spec.removeprefix("*/")
+    return int(size) if unit == "bytes" and spec.startswith("*/") and size.isdigit() else -1
 
 
 def _past(http_date: Optional[str]) -> bool:

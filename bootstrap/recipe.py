@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from bootstrap import schema
-from bootstrap.errors import die
+from bootstrap.errors import die, suggest
 from bootstrap.paths import keys_dir, recipes_dir
 
 
@@ -64,19 +64,25 @@ class Recipe:
         for rel in self.releases.values():
             if wanted == rel.name or wanted in rel.aliases:
                 return rel
-        die(f"{self.name} has no release '{wanted}' (known: {', '.join(self.releases)})")
+        names = [n for rel in self.releases.values() for n in (rel.name, *rel.aliases)]
+        die(f"{self.name} has no release '{wanted}' (known: {', '.join(self.releases)})"
+            + suggest(wanted, names))
 
     def variant(self, name: Optional[str]) -> Variant:
         wanted = name or self.default_variant
         if wanted not in self.variants:
-            die(f"{self.name} has no variant '{wanted}' (known: {', '.join(self.variants)})")
+            die(f"{self.name} has no variant '{wanted}' (known: {', '.join(self.variants)})"
+                + suggest(wanted, self.variants))
         return self.variants[wanted]
 
     def arch(self, name: Optional[str]) -> str:
         if name:
             if name not in self.architectures:
+                same = [a for a, uname in self.architectures.items() if uname == name]
                 die(f"{self.name} has no architecture '{name}' "
-                    f"(known: {', '.join(self.architectures)})")
+                    f"(known: {', '.join(self.architectures)})"
+                    + (f"; {self.name} calls it '{same[0]}'" if same
+                       else suggest(name, self.architectures)))
             return name
         machine = platform.machine()
         for arch, uname in self.architectures.items():
@@ -174,7 +180,8 @@ def path_of(name_or_path: str) -> Path:
         return path
     path = recipes_dir() / f"{name_or_path}.yaml"
     if not path.is_file():
-        die(f"unknown distribution '{name_or_path}' (known: {', '.join(names())})")
+        die(f"unknown distribution '{name_or_path}' (known: {', '.join(names())})"
+            + suggest(name_or_path, names()))
     return path
 
 

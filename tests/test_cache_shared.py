@@ -259,3 +259,14 @@ def test_two_users_share_a_cache_through_their_group(cache_group, mapped_user, s
                             *args[2:-3], "--cache-group", "root")
     assert local.returncode != 0 and "not in group 'root'" in local.stderr
     assert not mapped_user.path("c.tar").exists()
+
+
+def test_a_download_killed_after_its_last_byte_is_taken_as_it_is(tmp_path, served):
+    cache_dir = tmp_path / "cache"
+    with Cache(cache_dir) as cache:
+        cache.partial(_wanted(BIG, "pool/big.deb").digest).write_bytes(BIG)
+    seen: list[int] = []
+    data, downloads = _fetch(cache_dir, served.url, progress=seen)
+    assert data == BIG and sum(seen) == len(BIG)
+    assert [(e.status, e.headers.get("Range")) for e in served.log] == \
+        [(416, f"bytes={len(BIG)}-")]

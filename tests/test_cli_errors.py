@@ -67,6 +67,23 @@ def test_unknown_names(user, local_mirror, args, mention):
     assert_user_error(proc, user, before, mention)
 
 
+@pytest.mark.parametrize("args, mention", [
+    (["debain", "TARGET"], "did you mean 'debian'?"),
+    (["debian", "TARGET", "--release", "bookwrom"], "did you mean 'bookworm'?"),
+    (["debian", "TARGET", "--variant", "minbas"], "did you mean 'minbase'?"),
+    (["debian", "TARGET", "--arch", "x86_64"], "debian calls it 'amd64'"),
+    (["debian", "TARGET", "--include", "tinysj", "--no-configure"], "did you mean 'tinysh'?"),
+], ids=["distro", "release", "variant", "arch", "package"])
+def test_a_near_miss_is_answered_with_the_nearest_names(as_user, local_mirror, args, mention):
+    args = [str(as_user.path("tree")) if a == "TARGET" else a for a in args]
+    extra = ["--mirror", local_mirror.url, "--keyring", str(local_mirror.keyring)]
+    if "--release" not in args:
+        extra += ["--release", local_mirror.codename]
+    before = _entries(as_user)
+    proc = as_user.run(*args, *extra, "--cache", as_user.cache)
+    assert_user_error(proc, as_user, before, mention)
+
+
 def test_unknown_package(user, local_mirror):
     before = _entries(user)
     proc = user.run("debian", user.path("tree"), *local_mirror.cli_args(),

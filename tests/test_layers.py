@@ -13,10 +13,11 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bootstrap"
 LAYERS = {
     0: ("errors", "digest", "atomic", "paths", "intree", "ledger", "reproducible",
         "progress"),
-    1: ("cache", "treewriter", "ownership", "schema", "baseconfig", "archive", "accounts"),
+    1: ("cache", "treewriter", "ownership", "schema", "baseconfig", "archive", "accounts",
+        "target"),
     2: ("fetch", "trust", "sandbox", "emit", "recipe"),
     3: ("families",),
-    4: ("build", "enter", "export", "verify"),
+    4: ("build", "enter", "export", "verify", "cache_command"),
     5: ("cli", "__main__", "__init__"),
 }
 LAYER_OF = {name: layer for layer, names in LAYERS.items() for name in names}

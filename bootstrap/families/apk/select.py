@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
-from bootstrap.errors import die
+from bootstrap.errors import die, suggest
 from bootstrap.families.apk.depend import Dep
 from bootstrap.families.apk.index import ApkPackage, Index
 from bootstrap.families.apk.version import compare
@@ -109,6 +109,8 @@ def select(repos: Repos, world: Sequence[Dep], where: str) -> Selection:
             return candidate
         chain = " <- ".join([str(dep)] + path[::-1])
         why = f" ({repos.refused[dep.name]})" if dep.name in repos.refused else ""
+        if not why and dep.name not in repos.by_name and dep.name not in repos.providers:
+            why = suggest(dep.name, [*repos.by_name, *repos.providers])
         die(f"cannot satisfy dependency {chain} from {where}{why}")
 
     def add(pkg: ApkPackage, tags: frozenset[str]) -> None:

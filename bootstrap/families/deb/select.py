@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
-from bootstrap.errors import Die
+from bootstrap.errors import Die, suggest
 
 from .packages import DebPackage
 from .relation import Relation
@@ -409,7 +409,8 @@ class _Solver:
                 if self.selected.get(p.name) is p:
                     return p
             return self.rank(name, provs)[0]
-        raise Die(f"package '{name}' not found in {self.where}")
+        raise Die(f"package '{name}' not found in {self.where}"
+                  + suggest(name, [*self.candidates, *self.providers]))
 
 
 def select(

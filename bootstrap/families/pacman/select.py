@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from bootstrap.errors import die
+from bootstrap.errors import die, suggest
 from bootstrap.families.pacman.depend import Depend
 from bootstrap.families.pacman.syncdb import SyncDb, SyncPackage
 
@@ -36,6 +36,9 @@ class Repos:
         for p in self.listed:
             for prov in p.provides:
                 self.providers.setdefault(prov.name, []).append(p)
+
+    def names(self) -> set[str]:
+        return {name for names in self.by_repo.values() for name in names}
 
     def named(self, name: str, repo: Optional[str] = None) -> Optional[SyncPackage]:
         for r in [repo] if repo else self.order:
@@ -82,7 +85,8 @@ def _targets(repos: Repos, names: Sequence[str], where: str) -> list[SyncPackage
             if name in repos.refused:
                 die(f"'{text}' cannot be installed from {where}: {repos.refused[name]}")
             excluded = " (it is excluded)" if name in repos.exclude else ""
-            die(f"no package or group '{text}' in {where}{excluded}")
+            die(f"no package or group '{text}' in {where}{excluded}"
+                + ("" if excluded else suggest(name, [*repos.names(), *repos.providers])))
         for pkg in [found] if found else members:
             if all(p.name != pkg.name for p in out):
                 out.append(pkg)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from bootstrap.errors import die
+from bootstrap.errors import die, suggest
 from bootstrap.families.rpm.depend import Rich, Simple, parse
 from bootstrap.families.rpm.order import install_order
 from bootstrap.families.rpm.pool import Pool, Selection, obsoletes
@@ -29,7 +29,8 @@ def expand_groups(pool: Pool, groups: Mapping[str, Group], names: Sequence[str],
             continue
         group = groups.get(name[1:])
         if group is None:
-            die(f"no group '{name[1:]}' in the comps of {where}")
+            die(f"no group '{name[1:]}' in the comps of {where}"
+                + suggest(name[1:], groups))
         out += [n for n in group.mandatory + group.default if n in pool.by_name]
         conditional += group.conditional
     return out, conditional
@@ -50,7 +51,8 @@ def select(pool: Pool, names: Sequence[str], where: str, weak: bool = False,
         dep = parse(text) if text.startswith("(") else Simple(text)
         clauses = solver.cnf(dep)
         if any(not c for c in clauses):
-            die(f"cannot satisfy dependency {text} <- the request from {where}")
+            die(f"cannot satisfy dependency {text} <- the request from {where}"
+                + suggest(text, pool.by_name))
         solver.job(clauses, text)
     for name, req in conditional:
         # dnf asks for these as the rich dependency "(name if req)"
