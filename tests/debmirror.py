@@ -27,7 +27,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Optional, Sequence, Union
+from typing import Callable, Iterable, Optional, Sequence, Union
 
 # Everything the fixture builds has this date, so two builds give the same bytes.
 FIXTURE_EPOCH = 1700000000
@@ -285,8 +285,10 @@ def _write_compressed(packages: Path) -> None:
 def index_repo(root: Path, suite: str, signer: Signer, *, codename: Optional[str] = None,
                component: str = "main", arch: str = ARCH, origin: str = "Debian",
                label: str = "Debian", valid_until: Optional[datetime] = None,
-               date: Optional[datetime] = None) -> None:
-    """(Re)write Packages{,.gz,.xz}, Release, InRelease and Release.gpg of SUITE."""
+               date: Optional[datetime] = None,
+               rewrite: Optional[Callable[[bytes], bytes]] = None) -> None:
+    """(Re)write Packages{,.gz,.xz}, Release, InRelease and Release.gpg of SUITE;
+    rewrite: what to make of the Packages text first (an index that lies)."""
     codename = codename or suite
     dist = root / "dists" / suite
     bindir = dist / component / f"binary-{arch}"
@@ -295,6 +297,8 @@ def index_repo(root: Path, suite: str, signer: Signer, *, codename: Optional[str
     packages = subprocess.run(
         ["apt-ftparchive", "packages", f"pool/{component}"], cwd=root, check=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE).stdout
+    if rewrite:
+        packages = rewrite(packages)
     (bindir / "Packages").write_bytes(packages)
     _write_compressed(bindir / "Packages")
     (bindir / "Release").write_text(

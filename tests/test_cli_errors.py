@@ -164,6 +164,21 @@ def test_package_that_does_not_match_the_index(user, local_mirror):
     assert_user_error(proc, user, before, "base-files", local_mirror.url, "SHA256")
 
 
+def test_a_package_older_than_the_index_says_is_refused(as_user, local_mirror):
+    # the signed index vouches for the bytes but names a newer version than they hold:
+    # a downgrade dressed up as the current package
+    deb = local_mirror.deb("base-files")
+    version = deb.name.split("_")[1]
+    local_mirror.reindex(rewrite=lambda text: b"\n\n".join(
+        s.replace(f"\nVersion: {version}\n".encode(), f"\nVersion: 99:{version}\n".encode())
+        if s.startswith(b"Package: base-files\n") else s for s in text.split(b"\n\n")))
+    before = _entries(as_user)
+    proc = as_user.run("debian", as_user.path("tree"), *local_mirror.cli_args(),
+                       "--cache", as_user.cache, "--no-configure")
+    assert_user_error(proc, as_user, before, deb.name, local_mirror.url,
+                      f"says it is base-files {version}", f"the index base-files 99:{version}")
+
+
 def test_unreachable_mirror(as_user, local_mirror):
     before = _entries(as_user)
     proc = as_user.run("debian", as_user.path("tree"), "--release", local_mirror.codename,

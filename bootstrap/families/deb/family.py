@@ -167,7 +167,13 @@ class DebFamily(Family):
     def unpack(self, plan: DebPlan, pkg: Chosen, archive: Path,
                writer: TreeWriter) -> Unpacked:
         with unpacking(pkg.wanted.relpath, plan.mirror):
-            return unpack(archive, writer)
+            unpacked = unpack(archive, writer)
+        said = (unpacked.fields.get("Package", "?"), unpacked.fields.get("Version", "?"))
+        if said != (pkg.name, pkg.version):
+            die(f"{pkg.wanted.relpath} from {plan.mirror}: the package says it is "
+                f"{said[0]} {said[1]}, the index {pkg.name} {pkg.version}",
+                file=pkg.wanted.relpath, mirror=str(plan.mirror))
+        return unpacked
 
     def register(self, plan: DebPlan, unpacked: list[Unpacked],
                  writer: TreeWriter) -> dict[str, list[str]]:
