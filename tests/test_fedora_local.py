@@ -400,6 +400,26 @@ def test_a_package_that_does_not_match_primary_is_refused(as_user, damaged):
     refused(as_user, proc, "libfoo-1.3-1.fc45.x86_64.rpm", damaged.url)
 
 
+def test_a_package_older_than_primary_says_is_refused(as_user, damaged):
+    # primary (vouched for by repomd and the metalink) names a newer version than the
+    # signed package holds: a downgrade under the current name
+    import gzip
+    spec = damaged.spec("bash")
+    repomd = damaged.reindex(spec.repo, zstd=False)
+    primary = next((repomd.parent).glob("*-primary.xml.gz"))
+    text = gzip.decompress(primary.read_bytes())
+    lie = text.replace(f'<version epoch="0" ver="{spec.version}"'.encode(),
+                       f'<version epoch="0" ver="{spec.version}.9"'.encode())
+    assert lie != text
+    primary.write_bytes(gzip.compress(lie))
+    rpmmirror.recompress_zstd(repomd)
+    damaged.write_metalinks(damaged.url)
+    proc = as_user.run("fedora", as_user.path("t"), *_args(damaged, damaged.signer.keyring),
+                       "--cache", as_user.cache)
+    refused(as_user, proc, f"bash-{spec.version}-", damaged.url,
+            f"says it is bash {spec.version}-", f"primary bash {spec.version}.9-")
+
+
 # --------------------------------------------------------------------------- verify, derivative
 
 def test_verify_checks_rpms_as_rpmkeys_does(as_user, fedora_mirror, untrusted_signer,

@@ -25,6 +25,7 @@ from bootstrap.trust import pgpkey
 from bootstrap.trust.openpgp import OpenPGP
 
 PAYLOADDIGEST = 5092
+NAME, VERSION, RELEASE, EPOCH = 1000, 1001, 1002, 1003
 
 
 @dataclass(frozen=True)
@@ -276,6 +277,12 @@ class RpmFamily(Family):
             checked, keys = check_package(archive, trust, pkg.wanted.relpath,
                                           plan.index.repos[0].bases[0],
                                           self.recipe.config.allow_unsigned)
+            said = _name_and_evr(checked.header)
+            if said != (pkg.name, pkg.version):
+                mirror = plan.index.repos[0].bases[0]
+                die(f"{pkg.wanted.relpath} from {mirror}: the package says it is "
+                    f"{said[0]} {said[1]}, primary {pkg.name} {pkg.version}",
+                    file=pkg.wanted.relpath, mirror=str(mirror))
             plan.headers[pkg.name] = checked
             signers += [k for k in keys if k not in signers]
         certs = {c.fingerprint.upper(): c for path in trust.paths
@@ -387,6 +394,13 @@ class RpmFamily(Family):
 def _paths(unpacked: Sequence[payload.Unpacked]) -> list[str]:
     """The files packages installed, as rpm's database lists them (no %ghost)."""
     return ["/" + f.path for u in unpacked for f in u.files if not f.ghost]
+
+
+def _name_and_evr(header: rpmheader.Header) -> tuple[str, str]:
+    """NAME and [EPOCH:]VERSION-RELEASE as primary writes them (epoch 0 left out)."""
+    epoch = header.ints(EPOCH)
+    return header.text(NAME), (f"{epoch[0]}:" if epoch and epoch[0] else "") + \
+        f"{header.text(VERSION)}-{header.text(RELEASE)}"
 
 
 def check_package(path: Path, trust: OpenPGP, what: str, mirror: object,
