@@ -220,9 +220,11 @@ def _info(name: str, mode: int) -> tarfile.TarInfo:
 
 # --------------------------------------------------------------------------- indexes
 
-def index_record(b: Built, identity: Optional[str] = None) -> str:
+def index_record(b: Built, identity: Optional[str] = None,
+                 version: Optional[str] = None) -> str:
     s = b.spec
-    fields = [("C", identity or b.identity), ("P", s.name), ("V", s.version), ("A", ARCH),
+    fields = [("C", identity or b.identity), ("P", s.name), ("V", version or s.version),
+              ("A", ARCH),
               ("S", str(b.size)), ("I", str(b.installed)),
               ("T", s.description or f"{s.name} (fixture)"),
               ("U", "https://rootstrap.invalid/"), ("L", "MIT"), ("o", s.name),
@@ -240,8 +242,11 @@ def index_record(b: Built, identity: Optional[str] = None) -> str:
 
 
 def build_index(built: Sequence[Built], folder: Path, key: ApkKey, description: str,
-                kind: str = "RSA", identities: Optional[dict[str, str]] = None) -> Path:
-    text = "\n".join(index_record(b, (identities or {}).get(b.spec.name)) for b in built)
+                kind: str = "RSA", identities: Optional[dict[str, str]] = None,
+                versions: Optional[dict[str, str]] = None) -> Path:
+    """versions: what the index says of packages' versions instead (a lie)."""
+    text = "\n".join(index_record(b, (identities or {}).get(b.spec.name),
+                                  (versions or {}).get(b.spec.name)) for b in built)
     entries = [(_info("DESCRIPTION", 0o644), description.encode()),
                (_info("APKINDEX", 0o644), (text + "\n").encode())]
     for info, data in entries:
@@ -363,10 +368,11 @@ class AlpineRepos:
         return self.root / BRANCH / repo / ARCH
 
     def reindex(self, repo: str, key: Optional[ApkKey] = None, kind: str = "RSA",
-                identities: Optional[dict[str, str]] = None) -> Path:
+                identities: Optional[dict[str, str]] = None,
+                versions: Optional[dict[str, str]] = None) -> Path:
         built = [b for b in self.built.values() if b.spec.repo == repo]
         return build_index(built, self.repo_dir(repo), key or self.key,
-                           f"rootstrap fixture {BRANCH} {repo}", kind, identities)
+                           f"rootstrap fixture {BRANCH} {repo}", kind, identities, versions)
 
 
 TESTING_ONLY = Spec("newthing", "0.1-r0", repo="testing", depends=("/bin/sh",),

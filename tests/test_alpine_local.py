@@ -218,6 +218,22 @@ def test_a_package_whose_control_part_is_not_the_index_s_isrefused(as_user, dama
     refused(as_user, proc, musl.spec.filename, damaged.url)
 
 
+def test_a_package_older_than_the_index_says_isrefused(as_user, damaged):
+    # the signed index vouches for musl's control part but names a newer version:
+    # an old package served under the current name
+    import shutil
+    musl = damaged.package("musl")
+    newer = musl.spec.version.replace("-r", ".9-r")
+    served = damaged.repo_dir("main") / musl.spec.filename.replace(musl.spec.version, newer)
+    shutil.copy(damaged.repo_dir("main") / musl.spec.filename, served)
+    served.chmod(0o644)
+    damaged.reindex("main", versions={"musl": newer})
+    proc = as_user.run("alpine", as_user.path("t"), *_args(damaged, damaged.key.folder),
+                       "--cache", as_user.cache)
+    refused(as_user, proc, served.name, damaged.url, f"says it is musl {musl.spec.version}",
+            f"the index musl {newer}")
+
+
 def test_a_package_whose_data_part_is_not_its_datahash_isrefused(as_user, damaged):
     musl = damaged.package("musl")
     sig, control, data = _members(musl.path)

@@ -128,6 +128,11 @@ class ApkFamily(Family):
         with unpacking(pkg.wanted.relpath, plan.index.mirror):
             with open(archive, "rb") as f:
                 parts = package.read_parts(f)
+            said = (parts.info.get("pkgname", ["?"])[0], parts.info.get("pkgver", ["?"])[0])
+            if said != (pkg.name, pkg.version):
+                die(f"{pkg.wanted.relpath} from {plan.index.mirror}: the package says it is "
+                    f"{said[0]} {said[1]}, the index {pkg.name} {pkg.version}",
+                    file=pkg.wanted.relpath, mirror=str(plan.index.mirror))
             return package.unpack(archive, parts, writer)
 
     def before_unpack(self, plan: ApkPlan, pkg: Chosen, archive: Path,
