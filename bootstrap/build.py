@@ -52,6 +52,7 @@ class Options:
     proot: Optional[str] = None
     format: str = "auto"
     force: bool = False                # replace a tree rootstrap built at TARGET
+    timeout: float = 60                # seconds a mirror may stay silent
     jobs: int = 4
     quiet: bool = False
     verbose: bool = False
@@ -138,6 +139,8 @@ def build(recipe: Recipe, family_cls: type[Family], opts: Options) -> Result:
     if opts.configure:
         _check_runnable(recipe, arch)
     reproducible.source_date_epoch()   # a bad value is refused now, not after the build
+    if not opts.timeout > 0:
+        die("--timeout must be a number of seconds above 0")
     target = _target(opts, fmt)
     family = family_cls(recipe, release, arch)
     if opts.weak_deps:
@@ -151,7 +154,7 @@ def build(recipe: Recipe, family_cls: type[Family], opts: Options) -> Result:
         mirrors = [family.mirror(m) for m in opts.mirrors or recipe.mirrors]
         if not mirrors and not family.finds_mirrors:
             die(f"no mirror to fetch from: {recipe.path} lists none and no --mirror was given")
-        fetcher = Fetcher(mirrors, cache, opts.jobs)
+        fetcher = Fetcher(mirrors, cache, opts.jobs, opts.timeout)
         progress.say(f"fetching the index of {recipe.name} {release.name} {arch}")
         with progress.phase("index"):
             index = family.load_index(fetcher, trust)

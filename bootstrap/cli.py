@@ -63,6 +63,9 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="replace TARGET if it is a tree rootstrap built (in one step, once "
                    "the new one is whole)")
     p.add_argument("--jobs", type=int, default=4, metavar="N", help="parallel downloads")
+    p.add_argument("--timeout", type=float, default=60, metavar="SECONDS",
+                   help="how long a mirror may stay silent before it is asked again, then "
+                   "the next mirror (default 60)")
     _output_options(p)
     return p
 
@@ -183,7 +186,7 @@ def _build(argv: list[str]) -> int:
         weak_deps=args.weak_deps,
         keyrings=args.keyring, hostname=args.hostname, configure=args.configure,
         cache=args.cache, cache_group=args.cache_group, mode=args.mode, proot=args.proot,
-        format=args.format, force=args.force,
+        format=args.format, force=args.force, timeout=args.timeout,
         jobs=args.jobs, quiet=args.quiet or args.json, verbose=args.verbose)
     result = build(recipe, family, opts)
     if args.json:

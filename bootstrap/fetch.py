@@ -20,7 +20,10 @@ from bootstrap.cache import CHUNK, Cache, Mismatch
 from bootstrap.digest import Covers, Digest
 from bootstrap.errors import Die, die
 
-TIMEOUT = (15, 60)
+# seconds to connect, and that a mirror may stay silent (--timeout) before the
+# request is retried and then the next mirror asked
+CONNECT_TIMEOUT = 15
+READ_TIMEOUT = 60
 # a body cut off halfway is fetched again this many times from the same mirror
 # before the next mirror is tried (urllib3's Retry covers connecting and headers)
 BODY_ATTEMPTS = 3
@@ -93,8 +96,10 @@ def _session(jobs: int) -> requests.Session:
 
 
 class Fetcher:
-    def __init__(self, mirrors: Sequence[Mirror], cache: Cache, jobs: int = 4) -> None:
+    def __init__(self, mirrors: Sequence[Mirror], cache: Cache, jobs: int = 4,
+                 timeout: float = READ_TIMEOUT) -> None:
         self.mirrors = list(mirrors)
+        self.timeout = timeout
         self.active = 0  # the mirror that last answered; later files come from it first
         self.cache = cache
         self.jobs = max(1, jobs)
@@ -116,7 +121,8 @@ class Fetcher:
         return [self.active] + [i for i in range(len(self.mirrors)) if i != self.active]
 
     def _get(self, url: str, headers: Optional[dict[str, str]] = None) -> requests.Response:
-        return self.session.get(url, headers=headers or {}, timeout=TIMEOUT, stream=True)
+        return self.session.get(url, headers=headers or {}, stream=True,
+                                timeout=(min(CONNECT_TIMEOUT, self.timeout), self.timeout))
 
     def _index_answer(self, mirror: Mirror, relpath: str) -> Optional[_Answer]:
         """relpath from mirror, revalidated against the cache; None when the mirror
@@ -414,8 +420,17 @@ def _reason(e: BaseException) -> str:
     for cause in _chain(e):
         if isinstance(cause, socket.gaierror) or type(cause).__name__ == "NameResolutionError":
             return f"cannot resolve {host or 'the host name'}"
-    if isinstance(e, requests.Timeout):
-        return "timed out"
+    if isinstance(e, requests.ConnectTimeout):
+        return "cannot connect (timed out)"
+    if isinstance(e, requests.Timeout) or any(
+            type(c).__name__ in ("ReadTimeoutError", "TimeoutError") for c in _chain(e)):
+        return "the mirror stalled (no answer within the --timeout)"
+    if isinstance(e, requests.exceptions.SSLError):
+        for cause in _chain(e):
+            reason = getattr(cause, "verify_message", "") or getattr(cause, "reason", "")
+            if isinstance(reason, str) and reason:
+                return f"TLS failure: {reason.lower()}"
+        return "TLS failure"
     for cause in _chain(e):
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused"

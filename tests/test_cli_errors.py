@@ -193,7 +193,7 @@ def test_mirror_without_the_suite(as_user, local_mirror):
     before = _entries(as_user)
     proc = as_user.run("debian", as_user.path("tree"), *local_mirror.cli_args(),
                        "--cache", as_user.cache)
-    assert_user_error(proc, as_user, before)
+    assert_user_error(proc, as_user, before, local_mirror.url, "dists/bookworm/InRelease")
 
 
 def test_mirror_that_is_not_a_url(as_user, local_mirror):
@@ -230,6 +230,80 @@ def test_a_host_that_does_not_resolve_is_named(as_user, local_mirror):
                        "--mirror", "http://no-such-mirror.invalid/debian",
                        "--keyring", local_mirror.keyring, "--cache", as_user.cache)
     assert_user_error(proc, as_user, before, "cannot resolve no-such-mirror.invalid")
+
+
+@pytest.fixture
+def silent_mirror():
+    """A mirror that takes connections and never answers."""
+    import threading
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                pass
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/debian"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def test_a_stalled_mirror_is_named_and_the_next_one_asked(as_user, local_mirror, silent_mirror):
+    before = _entries(as_user)
+    args = ["debian", as_user.path("tree"), "--release", local_mirror.codename,
+            "--keyring", local_mirror.keyring, "--cache", as_user.cache, "--timeout", "1",
+            "--no-configure"]
+    proc = as_user.run(*args, "--mirror", silent_mirror)
+    assert_user_error(proc, as_user, before, silent_mirror, "stalled")
+    proc = as_user.run(*args, "--mirror", silent_mirror, "--mirror", local_mirror.url,
+                       "--json")
+    assert proc.returncode == 0, proc.stderr
+    before = _entries(as_user)
+    proc = as_user.run(*args, "--timeout", "0")
+    assert_user_error(proc, as_user, before, "--timeout")
+
+
+@pytest.fixture
+def tls_mirror(tmp_path, local_mirror):
+    """The fixture mirror over HTTPS with a certificate no one vouches for."""
+    import http.server
+    import ssl
+    import threading
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    handler = lambda *a: http.server.SimpleHTTPRequestHandler(  # noqa: E731
+        *a, directory=str(local_mirror.root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_a_tls_failure_is_named(as_user, local_mirror, tls_mirror):
+    before = _entries(as_user)
+    proc = as_user.run("debian", as_user.path("tree"), "--release", local_mirror.codename,
+                       "--mirror", tls_mirror, "--keyring", local_mirror.keyring,
+                       "--cache", as_user.cache, "--no-configure")
+    assert_user_error(proc, as_user, before, tls_mirror, "TLS failure",
+                      "self-signed certificate")
 
 
 def test_json_errors_are_one_object_with_the_same_status(user, local_mirror):

@@ -15,6 +15,7 @@ from bootstrap.families.deb import configure, dpkgdb, sources
 from bootstrap.families.deb.debfile import Unpacked, unpack
 from bootstrap.families.deb.packages import DebPackage, parse_packages
 from bootstrap.families.deb.release import Release as SignedRelease
+from bootstrap.families.deb.release import parse_deb822
 from bootstrap.families.deb.select import Request, select
 from bootstrap.fetch import Fetcher, Mirror, NotFound, Wanted
 from bootstrap.recipe import Schema, Variant
@@ -168,7 +169,9 @@ class DebFamily(Family):
                writer: TreeWriter) -> Unpacked:
         with unpacking(pkg.wanted.relpath, plan.mirror):
             unpacked = unpack(archive, writer)
-        said = (unpacked.fields.get("Package", "?"), unpacked.fields.get("Version", "?"))
+        control = parse_deb822(unpacked.control["control"].decode("utf-8", "replace"))
+        fields = control[0] if control else {}
+        said = (fields.get("Package", "?"), fields.get("Version", "?"))
         if said != (pkg.name, pkg.version):
             die(f"{pkg.wanted.relpath} from {plan.mirror}: the package says it is "
                 f"{said[0]} {said[1]}, the index {pkg.name} {pkg.version}",

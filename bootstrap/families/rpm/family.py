@@ -175,7 +175,7 @@ class RpmFamily(Family):
             if sig is not None:
                 trust.detached(data, sig, "repodata/repomd.xml", mirror)
 
-        sub = Fetcher([Mirror(base)], fetcher.cache, fetcher.jobs)
+        sub = Fetcher([Mirror(base)], fetcher.cache, fetcher.jobs, fetcher.timeout)
         try:
             data, _, _ = sub.signed_index("repodata/repomd.xml", "repodata/repomd.xml.asc",
                                           check, optional=True)
