@@ -1,9 +1,9 @@
 """The pipeline: recipe and options in, a verified, configured tree out."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import resource
-import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from bootstrap import target as place
-from bootstrap import baseconfig, emit, ownership, reproducible
+from bootstrap import baseconfig, bundle, emit, outputs, ownership, reproducible, sbom
+from bootstrap import customize, hooks
 from bootstrap.cache import Cache
 from bootstrap.errors import Die, die
 from bootstrap.families import Family, Plan
@@ -20,6 +21,8 @@ from bootstrap.ledger import CHAR, Ledger, ledger_path
 from bootstrap.paths import default_cache
 from bootstrap.progress import Progress
 from bootstrap.recipe import Recipe
+from bootstrap.shaping import Shaping
+from bootstrap.rootfs import remove_tree, settle
 from bootstrap.sandbox import Sandbox, choose
 from bootstrap.sandbox.base import TreeRunner
 from bootstrap.treewriter import TreeWriter
@@ -53,6 +56,10 @@ class Options:
     format: str = "auto"
     force: bool = False                # replace a tree rootstrap built at TARGET
     timeout: float = 60                # seconds a mirror may stay silent
+    tag: Optional[str] = None          # an OCI image's name in index.json
+    compression: Optional[str] = None  # of an OCI layer or a squashfs (default gzip)
+    terminal: bool = False             # a bundle's process gets a terminal
+    shaping: Shaping = field(default_factory=Shaping)   # hooks, copies, user, locale...
     jobs: int = 4
     quiet: bool = False
     verbose: bool = False
@@ -80,7 +87,7 @@ class Result:
 def _dev(writer: TreeWriter) -> None:
     writer.ensure_dir("dev")
     for name, kind, mode, rdev in DEV_NODES:
-        if not os.path.lexists(writer.full(f"dev/{name}")):
+        if not os.path.lexists(writer.full(writer.resolve(f"dev/{name}"))):
             writer.node(f"dev/{name}", kind, mode, 0, 0, rdev)
     for name, target in DEV_LINKS:
         writer.symlink(f"dev/{name}", target)
@@ -100,23 +107,10 @@ def _check_runnable(recipe: Recipe, arch: str) -> None:
         f"{machine}); use --no-configure, or install qemu-user-static")
 
 
-def remove_tree(path: Path, sandbox: Optional[Sandbox]) -> None:
-    """Remove a tree rootstrap made; what the caller may not touch (owned by mapped
-    ids after configuring) is removed from inside the namespace."""
-    if not os.path.lexists(path):
-        return
-    try:
-        shutil.rmtree(path)
-    except OSError:
-        if sandbox is None:
-            raise
-        sandbox.call(lambda: shutil.rmtree(path))
-
-
 def _target(opts: Options, fmt: str) -> Path:
     """TARGET as an absolute path whose parent exists (made as `mkdir -p` would)."""
     target = opts.target.absolute()
-    place.check(target, fmt == "dir", opts.force)
+    place.check(target, fmt in emit.DIR_FORMATS, opts.force)
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -136,6 +130,7 @@ def build(recipe: Recipe, family_cls: type[Family], opts: Options) -> Result:
     variant = recipe.variant(opts.variant)
     arch = recipe.arch(opts.arch)
     fmt = emit.format_for(opts.target, opts.format)
+    outputs.check(fmt, opts.tag, opts.compression, opts.terminal)
     if opts.configure:
         _check_runnable(recipe, arch)
     reproducible.source_date_epoch()   # a bad value is refused now, not after the build
@@ -163,11 +158,11 @@ def build(recipe: Recipe, family_cls: type[Family], opts: Options) -> Result:
         progress.say(f"{len(plan.packages)} packages selected")
 
         sandbox: Optional[Sandbox] = None
-        if opts.configure or fmt == "dir":
+        if opts.configure or fmt in ("dir", "bundle") or opts.shaping.wants_sandbox:
             try:
                 sandbox = choose(opts.mode, opts.proot)
             except Die:
-                if opts.configure:
+                if opts.configure or opts.shaping.runs_inside:
                     raise
             if sandbox:
                 progress.say(f"mode {sandbox.mode}: {sandbox.reason}"
@@ -187,11 +182,14 @@ def build(recipe: Recipe, family_cls: type[Family], opts: Options) -> Result:
             archives = fetcher.many([c.wanted for c in plan.packages], step)
         with progress.phase("verify"):
             family.verify(plan, archives, fetcher, trust, opts.jobs)
+        # made before the tree is: a failure here leaves nothing behind
+        described = family.describe(plan)
+        indexes = family.index_digests(index)
         owners_real = _assemble(family, plan, archives, fetcher, sandbox, target, fmt,
-                                opts, progress, recipe)
+                                opts, progress, recipe, variant.name, indexes)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return Result(
+    result = Result(
         target=str(target), distro=recipe.name, release=release.name, arch=arch,
         variant=variant.name,
         packages=[{"name": c.name, "version": c.version} for c in plan.packages],
@@ -201,13 +199,34 @@ def build(recipe: Recipe, family_cls: type[Family], opts: Options) -> Result:
         owners="real" if owners_real else "ledger", format=fmt,
         seconds=round(time.monotonic() - started, 2), downloads=fetcher.downloads,
         phases=dict(progress.seconds), peak_rss_mb=round(max(peak, children), 1))
+    try:
+        sbom.write_beside(target, result, described, indexes=indexes,
+                          mirrors=[str(m) for m in fetcher.mirrors], mirror=str(fetcher.mirror))
+    except BaseException:
+        _unplace(target, fmt, sandbox)    # an output without its manifest is half a build
+        raise
+    return result
+
+
+def _unplace(target: Path, fmt: str, sandbox: Optional[Sandbox]) -> None:
+    """Remove an output that was placed whole, with what lies beside it."""
+    if target.is_dir() and not target.is_symlink():
+        remove_tree(target, sandbox)
+    else:
+        target.unlink(missing_ok=True)
+    if fmt == "dir":
+        ledger_path(target).unlink(missing_ok=True)
 
 
 def _assemble(family: Family, plan: Plan, archives: list[Path], fetcher: Fetcher,
               sandbox: Optional[Sandbox], target: Path, fmt: str, opts: Options,
-              progress: Progress, recipe: Recipe) -> bool:
+              progress: Progress, recipe: Recipe, variant: str,
+              indexes: dict[str, str]) -> bool:
     """Unpack, register, configure and write out the tree; whether owners are real."""
-    staging, held = place.staging(target)
+    work, held = place.staging(target)
+    # a bundle is made around its root filesystem, so a failure removes both
+    staging = work / "rootfs" if fmt == "bundle" else work
+    staging.mkdir(exist_ok=True)
     runner: Optional[TreeRunner] = None
     try:
         owners_real = bool(sandbox and sandbox.can_chown
@@ -220,8 +239,12 @@ def _assemble(family: Family, plan: Plan, archives: list[Path], fetcher: Fetcher
         if opts.configure:
             assert sandbox is not None
             runner = TreeRunner(sandbox, writer, owners_real, opts.verbose)
+        shaping = opts.shaping.with_recipe_hooks(dataclasses.asdict(recipe.hooks))
+        hook = hooks.HookContext(writer, sandbox, owners_real, hooks.environment(
+            recipe.name, family.release.name, family.arch, variant, target, sandbox))
         with _explained(runner):
             family.prepare(writer)
+            hooks.run(hook, "setup", shaping.hooks["setup"])
             unpacked: list[Any] = []
             with progress.phase("unpack", len(plan.packages), "pkg") as step:
                 for pkg, archive in zip(plan.packages, archives):
@@ -231,34 +254,53 @@ def _assemble(family: Family, plan: Plan, archives: list[Path], fetcher: Fetcher
                     if runner:
                         family.after_unpack(plan, pkg, unpacked[-1], runner)
                     step(1)
+            hooks.run(hook, "extract", shaping.hooks["extract"])
             with progress.phase("register"):
                 registered = family.register(plan, unpacked, writer)
                 _dev(writer)
+            # essential hooks: after the family's first stage where it has one, else
+            # after configuring (or registering, with --no-configure)
+            staged = bool(runner and family.has_essential_stage and shaping.hooks["essential"])
             if runner:
-                with progress.phase("configure"), runner.session():
-                    family.configure(plan, registered, runner, writer)
+                with progress.phase("configure"):
+                    if staged:
+                        with runner.session():
+                            registered = family.configure_essential(plan, registered,
+                                                                    runner, writer)
+                        hooks.run(hook, "essential", shaping.hooks["essential"])
+                    with runner.session():
+                        family.configure(plan, registered, runner, writer)
                 runner.close()
+            if not staged:
+                hooks.run(hook, "essential", shaping.hooks["essential"])
         with progress.phase("config"):
             baseconfig.write(writer, opts.hostname or recipe.hostname)
             family.write_sources(plan, writer, fetcher.mirror)
             family.finish(writer)
+        with progress.phase("customize"):
+            customize.customize(shaping, recipe.conventions, writer, hook, opts.configure,
+                                opts.quiet)
         with progress.phase("emit"):
+            epoch = reproducible.source_date_epoch()
             if fmt == "dir":
-                def finalize() -> None:
-                    ownership.materialize(staging, ledger, owners_real, xattrs=not owners_real)
-                if sandbox:
-                    sandbox.call(finalize)
-                else:
-                    finalize()
+                settle(staging, ledger, sandbox, owners_real)
                 ledger.save(ledger_path(target))
                 place.put_in_place(staging, target, lambda old: remove_tree(old, sandbox))
+            elif fmt == "bundle":
+                settle(staging, ledger, sandbox, owners_real)
+                bundle.place(work, ledger, target, opts.terminal,
+                             lambda old: remove_tree(old, sandbox))
             else:
-                emit.write_tar(staging, ledger, target, fmt, reproducible.source_date_epoch())
-                remove_tree(staging, sandbox)
+                image = outputs.built_image(
+                    staging, opts.tag, epoch, recipe.name, family.release.name, variant,
+                    family.arch, recipe.architectures.get(family.arch, family.arch), indexes
+                ) if fmt in outputs.OCI else None
+                outputs.write(fmt, staging, ledger, target, epoch, image, opts.compression)
+                remove_tree(work, sandbox)
     except BaseException:
         if runner:
             runner.close(collect=False)
-        remove_tree(staging, sandbox)
+        remove_tree(work, sandbox)
         raise
     finally:
         os.close(held)
@@ -271,7 +313,7 @@ def _explained(runner: Optional[TreeRunner]) -> Iterator[None]:
     try:
         yield
     except Die as e:
-        tail = runner.tail() if runner else ""
+        tail = runner.tail() if runner and not isinstance(e, hooks.HookFailed) else ""
         if tail and tail not in e.message:
             raise Die(f"{e.message}: {tail}", e.code, file=e.file, mirror=e.mirror,
                       key=e.key) from None

@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Optional, Sequence
 
+from bootstrap import shaping
 from bootstrap.errors import Die
+from bootstrap.treewriter import Unsafe
 
 PROG = "rootstrap"
 COMMANDS = ("list", "export", "run", "verify", "cache")
@@ -32,8 +34,8 @@ def _build_parser() -> argparse.ArgumentParser:
                 "`rootstrap export TREE OUT.tar.zst`, `rootstrap run TREE [-- CMD...]`, "
                 "`rootstrap verify DISTRO FILE...`, `rootstrap cache ls|verify|gc`; each takes --help.")
     p.add_argument("distro", help="recipe name from recipes/ or path to a recipe YAML")
-    p.add_argument("target", help="directory or tarball (.tar, .tar.gz, .tar.xz, .tar.zst); "
-                   "missing parent directories are made")
+    p.add_argument("target", help="directory, tarball (.tar, .tar.gz, .tar.xz, .tar.zst) or "
+                   "another --format; missing parent directories are made")
     p.add_argument("--release", help="release or suite (default: the recipe's)")
     p.add_argument("--arch", help="architecture, in the distribution's own naming")
     p.add_argument("--variant", help="package set (default: the recipe's)")
@@ -57,8 +59,7 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="share the cache with GROUP: what this build adds to it is the "
                    "group's and group-writable (directories setgid)")
     _mode_options(p)
-    p.add_argument("--format", default="auto",
-                   choices=("auto", "dir", "tar", "tar.gz", "tar.xz", "tar.zst"))
+    _format_options(p, "TARGET")
     p.add_argument("--force", action="store_true",
                    help="replace TARGET if it is a tree rootstrap built (in one step, once "
                    "the new one is whole)")
@@ -66,8 +67,24 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=60, metavar="SECONDS",
                    help="how long a mirror may stay silent before it is asked again, then "
                    "the next mirror (default 60)")
+    shaping.add_options(p)
     _output_options(p)
     return p
+
+
+def _format_options(p: argparse.ArgumentParser, name: str) -> None:
+    from bootstrap.emit import COMPRESSIONS, FORMATS
+    formats = FORMATS if name == "TARGET" else FORMATS[1:]     # export writes no dir
+    p.add_argument("--format", default="auto", metavar="FORMAT",
+                   help=f"{', '.join(formats)} (default: from {name}'s suffix: .tar, "
+                   ".tar.gz, .tgz, .tar.xz, .tar.zst, .oci.tar, .sqfs, .squashfs"
+                   + ("; else dir)" if name == "TARGET" else ")"))
+    p.add_argument("--tag", metavar="NAME",
+                   help="the image's name in an OCI layout's index.json (default: the release)")
+    p.add_argument("--compression", choices=COMPRESSIONS,
+                   help="of an OCI image's layer or a squashfs (default: gzip)")
+    p.add_argument("--terminal", action="store_true",
+                   help="a bundle's process gets a terminal (config.json's process.terminal)")
 
 
 def _output_options(p: argparse.ArgumentParser) -> None:
@@ -109,15 +126,17 @@ def _list(argv: list[str]) -> int:
 
 def _export(argv: list[str]) -> int:
     p = _Parser(prog=f"{PROG} export", description="Write a tree built by rootstrap as a "
-                "tarball, with the ownership its ledger kept.")
+                "tarball, an OCI image, an OCI runtime bundle or a squashfs, with the "
+                "ownership its ledger kept.")
     p.add_argument("tree")
-    p.add_argument("out", help="OUT.tar, .tar.gz, .tar.xz or .tar.zst")
-    p.add_argument("--format", default="auto", choices=("auto", "tar", "tar.gz", "tar.xz",
-                                                          "tar.zst"))
+    p.add_argument("out", help="OUT.tar, .tar.gz, .tar.xz, .tar.zst, .oci.tar, .sqfs, or any "
+                   "name with --format")
+    _format_options(p, "OUT")
     _mode_options(p)
     args = p.parse_args(argv)
     from bootstrap.export import export
-    export(Path(args.tree), Path(args.out), args.format, args.mode, args.proot)
+    export(Path(args.tree), Path(args.out), args.format, args.mode, args.proot,
+           tag=args.tag, compression=args.compression, terminal=args.terminal)
     return 0
 
 
@@ -127,14 +146,23 @@ def _run(argv: list[str]) -> int:
         cut = argv.index("--")
         argv, command = argv[:cut], argv[cut + 1:]
     p = _Parser(prog=f"{PROG} run", description="Run a command (default: root's login "
-                "shell) inside a tree as root, with the best backend this host allows, "
-                "the host's name servers and the tree's host name.",
-                usage=f"{PROG} run [-h] [--mode MODE] [--proot PATH] TREE [-- CMD ...]")
+                "shell, or the image's or bundle's command) inside a tree as root, with the "
+                "best backend this host allows, the host's name servers and the tree's host "
+                "name. TREE may also be an OCI image layout (its layer is unpacked once into "
+                "the cache) or an OCI runtime bundle.",
+                usage=f"{PROG} run [-h] [--mode MODE] [--proot PATH] [--tag NAME] [--user NAME] "
+                "TREE [-- CMD ...]")
     p.add_argument("tree")
     _mode_options(p)
+    p.add_argument("--tag", metavar="NAME", help="which image of an OCI layout to run")
+    p.add_argument("--user", metavar="NAME", help="run as this user of the tree (its ids, "
+                   "home and shell) instead of root")
+    p.add_argument("--cache", type=Path, metavar="DIR",
+                   help="where an OCI image's layer is unpacked (default: the download cache)")
     args = p.parse_args(argv)
     from bootstrap.enter import run
-    return run(Path(args.tree), command, args.mode, args.proot)
+    return run(Path(args.tree), command, args.mode, args.proot, tag=args.tag,
+               cache=args.cache, user=args.user)
 
 
 def _verify(argv: list[str]) -> int:
@@ -187,7 +215,9 @@ def _build(argv: list[str]) -> int:
         keyrings=args.keyring, hostname=args.hostname, configure=args.configure,
         cache=args.cache, cache_group=args.cache_group, mode=args.mode, proot=args.proot,
         format=args.format, force=args.force, timeout=args.timeout,
-        jobs=args.jobs, quiet=args.quiet or args.json, verbose=args.verbose)
+        tag=args.tag, compression=args.compression, terminal=args.terminal,
+        jobs=args.jobs, quiet=args.quiet or args.json, verbose=args.verbose,
+        shaping=shaping.parse(args.shaping or [], args.user, args.locale, args.timezone))
     result = build(recipe, family, opts)
     if args.json:
         print(json.dumps(dataclasses.asdict(result), indent=2))
@@ -218,7 +248,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args[:1] == ["cache"]:
             return _cache(args[1:])
         return _build(args)
-    except Die as e:
+    except (Die, Unsafe) as caught:
+        # Unsafe past unpacking: one of rootstrap's own steps met what the packages
+        # left in the tree where it writes (a link loop, a directory in the way)
+        e = caught if isinstance(caught, Die) else \
+            Die(f"refusing to write into the tree: {caught}")
         if as_json:
             print(json.dumps(e.as_json(), indent=2))
         else:

@@ -1,7 +1,9 @@
 """Emitters: turn a built tree plus its ledger into what the user asked for.
 
 Owners and modes always come from the ledger, never from the disk, so a
-tarball made without root equals the one made with root."""
+tarball made without root equals the one made with root. This module holds
+the one tar writer every output is made from (tarballs, OCI layers, squashfs)
+and the names of the outputs."""
 from __future__ import annotations
 
 import gzip
@@ -20,7 +22,13 @@ from bootstrap.ledger import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK, Ledger
 from bootstrap.ownership import walk
 
 TAR_FORMATS = ("tar", "tar.gz", "tar.xz", "tar.zst")
-FORMATS = ("dir",) + TAR_FORMATS
+# written as a directory (made beside TARGET, renamed into place)
+DIR_FORMATS = ("dir", "oci", "bundle")
+FORMATS = ("dir",) + TAR_FORMATS + ("oci", "oci-archive", "bundle", "squashfs")
+# names that say what they hold; the longest match wins
+SUFFIXES = {**{t: t for t in TAR_FORMATS}, "tgz": "tar.gz", "oci.tar": "oci-archive",
+            "sqfs": "squashfs", "squashfs": "squashfs"}
+COMPRESSIONS = ("gzip", "zstd")
 
 
 def format_for(target: Path, fmt: str) -> str:
@@ -29,25 +37,28 @@ def format_for(target: Path, fmt: str) -> str:
             die(f"unknown --format '{fmt}' (auto, {', '.join(FORMATS)})")
         return fmt
     name = target.name
-    for suffix in sorted(TAR_FORMATS, key=len, reverse=True):
+    for suffix in sorted(SUFFIXES, key=len, reverse=True):
         if name.endswith("." + suffix):
-            return suffix
-    if name.endswith(".tgz"):
-        return "tar.gz"
+            return SUFFIXES[suffix]
     return "dir"
 
 
-class _Compressed:
-    """A write-only compressing stream over a raw file, closed in order."""
+# a tarball's compression, by its format
+_COMPRESSION = {"tar": "", "tar.gz": "gzip", "tar.xz": "xz", "tar.zst": "zstd"}
 
-    def __init__(self, raw: BinaryIO, fmt: str) -> None:
+
+class Compressed:
+    """A write-only compressing stream over a raw one, closed in order; the same
+    input gives the same bytes (gzip without name or time, zstd single-threaded)."""
+
+    def __init__(self, raw: BinaryIO, kind: str) -> None:
         self.raw = raw
-        if fmt == "tar.gz":
+        if kind == "gzip":
             self.stream: BinaryIO = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6,
                                                   mtime=0, filename="")
-        elif fmt == "tar.xz":
+        elif kind == "xz":
             self.stream = lzma.LZMAFile(raw, "wb", preset=6)
-        elif fmt == "tar.zst":
+        elif kind == "zstd":
             self.stream = zstandard.ZstdCompressor(level=10).stream_writer(raw, closefd=False)
         else:
             self.stream = raw
@@ -64,18 +75,26 @@ _TYPES = {FILE: tarfile.REGTYPE, DIR: tarfile.DIRTYPE, SYMLINK: tarfile.SYMTYPE,
 def write_tar(tree: Path, ledger: Ledger, target: Path, fmt: str,
               epoch: Optional[int]) -> None:
     """A tarball of tree at target (atomically), entries sorted, './' names."""
+    with AtomicFile(target.parent) as out:
+        comp = Compressed(out.file, _COMPRESSION[fmt])
+        tar_into(comp.stream, tree, ledger, epoch)
+        comp.close()
+        out.commit(target)
+
+
+def tar_into(stream: BinaryIO, tree: Path, ledger: Ledger, epoch: Optional[int]) -> None:
+    """The tree as an uncompressed tar written to stream: every entry of the disk
+    and the ledger's device nodes, sorted, with the ledger's owners, modes,
+    device numbers and xattrs (PAX SCHILY.xattr), hardlinks as links to the
+    first name, mtimes clamped to epoch."""
     on_disk = {rel: st for rel, st in walk(tree)}
     names = sorted(set(on_disk) | {k for k, e in ledger.entries.items()
                                    if e.kind in (CHAR, BLOCK) and k not in on_disk})
-    with AtomicFile(target.parent) as out:
-        comp = _Compressed(out.file, fmt)
-        with tarfile.open(fileobj=comp.stream, mode="w|", format=tarfile.PAX_FORMAT,
-                          encoding="utf-8", errors="surrogateescape") as tar:
-            inodes: dict[tuple[int, int], str] = {}
-            for rel in names:
-                _add(tar, tree, rel, on_disk.get(rel), ledger, inodes, epoch)
-        comp.close()
-        out.commit(target)
+    with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT,
+                      encoding="utf-8", errors="surrogateescape") as tar:
+        inodes: dict[tuple[int, int], str] = {}
+        for rel in names:
+            _add(tar, tree, rel, on_disk.get(rel), ledger, inodes, epoch)
 
 
 def _add(tar: tarfile.TarFile, tree: Path, rel: str, st: Optional[os.stat_result],

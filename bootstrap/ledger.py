@@ -69,12 +69,15 @@ class Ledger:
                 item["xattrs"] = {k: base64.b64encode(v).decode() for k, v in e.xattrs.items()}
             doc[key] = item
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps({"version": 1, "entries": doc}, sort_keys=True))
+        # ASCII escapes keep a name's bytes that are not UTF-8 (surrogate escapes,
+        # \udc80-\udcff) as they are: load() gives back the same name
+        tmp.write_text(json.dumps({"version": 1, "entries": doc}, sort_keys=True,
+                                  ensure_ascii=True), encoding="ascii")
         os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: Path) -> "Ledger":
-        doc = json.loads(path.read_text())
+        doc = json.loads(path.read_text(encoding="utf-8"))
         ledger = cls()
         for key, item in doc["entries"].items():
             ledger.entries[key] = Entry(

@@ -73,7 +73,12 @@ def materialize(root: Path, ledger: Ledger, chown: bool, xattrs: bool = False) -
     where the filesystem takes user xattrs."""
     for rel, entry in sorted(ledger.entries.items(), key=lambda kv: -kv[0].count("/")):
         full = str(root) if rel == "." else os.path.join(root, rel)
-        if not os.path.lexists(full):
+        try:
+            # chmod follows links: whatever became one since the ledger said
+            # otherwise is left alone, never the file it leads to
+            if stat.S_ISLNK(os.lstat(full).st_mode) and entry.kind != SYMLINK:
+                continue
+        except FileNotFoundError:
             continue
         if chown:
             os.lchown(full, entry.uid, entry.gid)

@@ -44,6 +44,25 @@ class Release:
 
 
 @dataclass(frozen=True)
+class Hooks:
+    """Steps a recipe carries, as `--hook KIND:COMMAND` (run before the command line's)."""
+    setup: tuple[str, ...] = ()
+    extract: tuple[str, ...] = ()
+    essential: tuple[str, ...] = ()
+    customize: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """Where the distribution keeps what --user, --locale and --timezone set."""
+    user_shell: str = "/bin/sh"          # useradd's default shell there
+    locale_file: str = "/etc/locale.conf"
+    locale_line: str = "LANG={locale}"   # what locale_file holds
+    locale_gen: str = ""                 # glibc's list of locales to generate, if any
+    timezone_file: str = ""              # the zone's name, where the distribution keeps it
+
+
+@dataclass(frozen=True)
 class Recipe:
     name: str
     family: str
@@ -58,6 +77,8 @@ class Recipe:
     default_variant: str
     hostname: str
     config: Any = field(repr=False, default_factory=NoKeys)
+    hooks: Hooks = Hooks()
+    conventions: Conventions = Conventions()
 
     def release(self, name: Optional[str]) -> Release:
         wanted = name or self.default_release
@@ -107,6 +128,8 @@ class _Top:
     description: str = ""
     keyrings: tuple[str, ...] = ()
     hostname: str = ""
+    hooks: Hooks = Hooks()
+    conventions: Conventions = Conventions()
 
 
 @dataclass(frozen=True)
@@ -168,7 +191,7 @@ def load(path: Path, schema_of: Callable[[str, str], Schema]) -> Recipe:
         releases=releases, default_release=top.default_release,
         architectures=dict(top.architectures), variants=variants,
         default_variant=top.default_variant, hostname=top.hostname or top.name,
-        config=config)
+        config=config, hooks=top.hooks, conventions=top.conventions)
 
 
 def path_of(name_or_path: str) -> Path:

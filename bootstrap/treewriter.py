@@ -23,11 +23,28 @@ class Unsafe(Exception):
     """An entry that would escape the tree or break its structure."""
 
 
+def shown(name: str) -> str:
+    """A name as a one-line message shows it: bytes that are not UTF-8 (which
+    archive readers keep as surrogate escapes, as os.fsdecode does) written
+    \\xNN, and what does not print (a newline, an escape sequence) escaped."""
+    try:
+        text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:        # a surrogate no byte stands for
+        text = name.encode("utf-8", "backslashreplace").decode("ascii")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
 def clean_member(name: str) -> str:
-    """An archive member name as a relative path; '..' anywhere is refused."""
+    """An archive member name as a relative path; '..' anywhere is refused.
+
+    Names are str, their bytes that are not UTF-8 kept as surrogate escapes
+    (the way os.fsdecode keeps them), so they reach the disk byte for byte."""
+    if "\0" in name:
+        raise Unsafe(f"a name with a NUL byte: '{shown(name)}'")
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if any(p == ".." for p in parts):
-        raise Unsafe(f"path with '..': {name}")
+        raise Unsafe(f"path with '..': {shown(name)}")
     return "/".join(parts)
 
 
@@ -61,9 +78,9 @@ class TreeWriter:
             try:
                 return intree.resolve(str(self.root), path)
             except intree.Loop:
-                raise Unsafe(f"too many levels of symbolic links: {rel}") from None
+                raise Unsafe(f"too many levels of symbolic links: {shown(rel)}") from None
             except intree.NotADir as e:
-                raise Unsafe(f"not a directory: {e}") from None
+                raise Unsafe(f"not a directory: {shown(str(e))}") from None
         return path
 
     def _resolve_dir(self, rel: str) -> str:
@@ -75,12 +92,12 @@ class TreeWriter:
         try:
             result = intree.resolve(str(self.root), rel)
         except intree.Loop:
-            raise Unsafe(f"too many levels of symbolic links: {rel}") from None
+            raise Unsafe(f"too many levels of symbolic links: {shown(rel)}") from None
         except intree.NotADir as e:
-            raise Unsafe(f"not a directory: {e}") from None
+            raise Unsafe(f"not a directory: {shown(str(e))}") from None
         full = self.full(result)
         if os.path.lexists(full) and not os.path.isdir(full):
-            raise Unsafe(f"not a directory: {result}")
+            raise Unsafe(f"not a directory: {shown(result)}")
         if os.path.isdir(full) and not os.path.islink(full):
             self._dirs[rel] = result
         return result
@@ -112,7 +129,7 @@ class TreeWriter:
         except FileNotFoundError:
             return
         if stat.S_ISDIR(st.st_mode):
-            raise Unsafe(f"a directory is in the way: {path}")
+            raise Unsafe(f"a directory is in the way: {shown(path)}")
         os.unlink(full)
 
     def mkdir(self, rel: str, mode: int, uid: int, gid: int) -> str:
@@ -173,6 +190,8 @@ class TreeWriter:
 
     def symlink(self, rel: str, target: str, uid: int = 0, gid: int = 0,
                 mtime: Optional[float] = None) -> str:
+        if "\0" in target or not target:
+            raise Unsafe(f"a link with no target or a NUL byte in it: {shown(rel)}")
         path = self.resolve(rel)
         self._ensure_parent(path)
         self._clear(path)
@@ -188,9 +207,9 @@ class TreeWriter:
         try:
             st = os.lstat(self.full(source))
         except FileNotFoundError:
-            raise Unsafe(f"hardlink to a file the tree does not hold: {existing}") from None
+            raise Unsafe(f"hardlink to a file the tree does not hold: {shown(existing)}") from None
         if not stat.S_ISREG(st.st_mode):
-            raise Unsafe(f"hardlink to something that is not a regular file: {existing}")
+            raise Unsafe(f"hardlink to something that is not a regular file: {shown(existing)}")
         path = self.resolve(rel)
         self._ensure_parent(path)
         self._clear(path)
@@ -211,9 +230,12 @@ class TreeWriter:
         elif kind in (CHAR, BLOCK) and os.geteuid() == 0:
             flag = stat.S_IFCHR if kind == CHAR else stat.S_IFBLK
             assert rdev
-            os.mknod(self.full(path), flag | 0o600, os.makedev(*rdev))
-            # a node is read by the kernel, not by rootstrap: its mode is the real one
-            os.chmod(self.full(path), mode & 0o7777)
+            try:
+                os.mknod(self.full(path), flag | 0o600, os.makedev(*rdev))
+                # a node is read by the kernel, not by rootstrap: its mode is the real one
+                os.chmod(self.full(path), mode & 0o7777)
+            except PermissionError:
+                pass        # root of a user namespace: recorded only, as without root
         self.ledger.set(path, Entry(kind, mode & 0o7777, uid, gid, rdev=rdev))
         return path
 

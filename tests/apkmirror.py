@@ -196,8 +196,10 @@ def _pkginfo(spec: Spec, size: int, datahash: str) -> str:
 
 
 def build_apk(spec: Spec, key: ApkKey, out: Path, *, kind: str = "RSA",
-              signed: bool = True) -> Built:
-    data = gz(tar_bytes(_data_entries(spec), cut=False))
+              signed: bool = True, data_tar: Optional[bytes] = None) -> Built:
+    """data_tar: the data part's tar as given (built byte by byte), instead of
+    the one spec.files make."""
+    data = gz(data_tar if data_tar is not None else tar_bytes(_data_entries(spec), cut=False))
     installed = sum(len(f.content) for f in spec.files if f.kind == "file") or 1
     members = [(_info(".PKGINFO", 0o644), _pkginfo(spec, installed,
                                                    hashlib.sha256(data).hexdigest()).encode())]
@@ -363,6 +365,15 @@ class AlpineRepos:
     def package(self, name: str, version: Optional[str] = None) -> Built:
         return next(b for (n, v), b in self.built.items()
                     if n == name and (version is None or v == version))
+
+    def copy(self, root: Path) -> "AlpineRepos":
+        """The same repositories copied to root, to change without touching these."""
+        import shutil
+        shutil.copytree(self.root, root, symlinks=True)
+        return AlpineRepos(root, self.key, {
+            k: Built(b.spec, root / b.path.relative_to(self.root), b.identity, b.size,
+                     b.installed)
+            for k, b in self.built.items()})
 
     def repo_dir(self, repo: str) -> Path:
         return self.root / BRANCH / repo / ARCH

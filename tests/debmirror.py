@@ -12,6 +12,7 @@ keep-alive connections, and a log of every request.
 """
 from __future__ import annotations
 
+import bz2
 import email.utils
 import gzip
 import http.server
@@ -274,21 +275,28 @@ def _pool_dir(root: Path, component: str, source: str) -> Path:
     return root / "pool" / component / prefix / source
 
 
-def _write_compressed(packages: Path) -> None:
+def _write_compressed(packages: Path, forms: Sequence[str] = ("", ".gz", ".xz")) -> None:
+    """Packages in the forms asked ("" the file itself), and in no other."""
     data = packages.read_bytes()
     with open(packages.with_suffix(".gz"), "wb") as raw:
         with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
             gz.write(data)
     packages.with_suffix(".xz").write_bytes(lzma.compress(data, preset=6))
+    packages.with_suffix(".bz2").write_bytes(bz2.compress(data))
+    for form in ("", ".gz", ".xz", ".bz2"):
+        if form not in forms:
+            packages.with_suffix(form).unlink()
 
 
 def index_repo(root: Path, suite: str, signer: Signer, *, codename: Optional[str] = None,
                component: str = "main", arch: str = ARCH, origin: str = "Debian",
                label: str = "Debian", valid_until: Optional[datetime] = None,
                date: Optional[datetime] = None,
-               rewrite: Optional[Callable[[bytes], bytes]] = None) -> None:
+               rewrite: Optional[Callable[[bytes], bytes]] = None,
+               forms: Sequence[str] = ("", ".gz", ".xz")) -> None:
     """(Re)write Packages{,.gz,.xz}, Release, InRelease and Release.gpg of SUITE;
-    rewrite: what to make of the Packages text first (an index that lies)."""
+    rewrite: what to make of the Packages text first (an index that lies);
+    forms: the Packages files offered ("", ".gz", ".xz", ".bz2")."""
     codename = codename or suite
     dist = root / "dists" / suite
     bindir = dist / component / f"binary-{arch}"
@@ -300,7 +308,7 @@ def index_repo(root: Path, suite: str, signer: Signer, *, codename: Optional[str
     if rewrite:
         packages = rewrite(packages)
     (bindir / "Packages").write_bytes(packages)
-    _write_compressed(bindir / "Packages")
+    _write_compressed(bindir / "Packages", forms)
     (bindir / "Release").write_text(
         f"Archive: {suite}\nOrigin: {origin}\nLabel: {label}\nComponent: {component}\n"
         f"Architecture: {arch}\n")
@@ -582,7 +590,8 @@ class MirrorServer:
     maps a path to the misbehaviours of its next requests, one each, in order: a
     status code, or "cut" (the headers and half the body, then the connection
     closes). Range requests are answered as a real mirror does (206) unless
-    `ranges` is set False (then the whole file comes, 200).
+    `ranges` is set False (then the whole file comes, 200). `redirects` maps a path
+    to the URL a 302 sends its requests to.
     """
 
     def __init__(self, root: Path) -> None:
@@ -591,6 +600,7 @@ class MirrorServer:
         self.log: list[Request] = []
         self.faults: dict[str, int] = {}
         self.flaky: dict[str, list[Union[int, str]]] = {}
+        self.redirects: dict[str, str] = {}
         self.ranges = True
         self.delay = 0.0            # seconds each file's answer waits (to make builds overlap)
         self._lock = threading.Lock()
@@ -614,6 +624,7 @@ class MirrorServer:
             self.log.clear()
             self.faults.clear()
             self.flaky.clear()
+            self.redirects.clear()
 
     def close(self) -> None:
         self._httpd.shutdown()
@@ -657,6 +668,10 @@ class MirrorServer:
                 with server._lock:
                     pending = server.flaky.get(path)
                     once = pending.pop(0) if pending else None
+                if path in server.redirects:
+                    server._record(self.command, path, 302, headers)
+                    self._reply(302, {"Location": server.redirects[path]}, b"", body)
+                    return
                 fault = server.faults.get(path) or (once if isinstance(once, int) else None)
                 if fault:
                     server._record(self.command, path, fault, headers)

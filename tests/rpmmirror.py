@@ -480,3 +480,39 @@ def sign_repomd(repomd: Path, signer: Signer) -> Path:
                    check=True, capture_output=True)
     asc.chmod(0o644)
     return asc
+
+
+def rename_files(path: Path, renames: Sequence[tuple[bytes, bytes]],
+                 signer: Optional[Signer]) -> None:
+    """Give files of an unsigned rpm with an uncompressed payload (`w.ufdio`)
+    names rpmbuild would refuse (not UTF-8, say), byte for byte: each (old, new)
+    of the same length is replaced wherever it is in the header (basenames,
+    dirnames, link targets) and in the cpio payload (names, a link's target), so
+    old must be a placeholder found nowhere else; the digests are made again
+    (the payload's in the header, the header's and the package's in the
+    signature header), then signer signs it."""
+    import hashlib
+    import struct
+    data = path.read_bytes()
+    count, size = struct.unpack(">II", data[104:112])
+    header_at = 112 + 16 * count + size + (-size % 8)
+    count, size = struct.unpack(">II", data[header_at + 8:header_at + 16])
+    payload_at = header_at + 16 + 16 * count + size
+    sig, header, payload = data[96:header_at], data[header_at:payload_at], data[payload_at:]
+    old_payload = hashlib.sha256(payload).hexdigest().encode()
+    old_sig = (hashlib.sha1(header).hexdigest().encode(),
+               hashlib.sha256(header).hexdigest().encode(), hashlib.md5(header + payload).digest())
+    for old, new in renames:
+        assert len(old) == len(new), (old, new)
+        assert header.count(old) and payload.count(old), old
+        header = header.replace(old, new)
+        payload = payload.replace(old, new)
+    header = header.replace(old_payload, hashlib.sha256(payload).hexdigest().encode())
+    new_sig = (hashlib.sha1(header).hexdigest().encode(),
+               hashlib.sha256(header).hexdigest().encode(), hashlib.md5(header + payload).digest())
+    for old, new in zip(old_sig, new_sig):
+        assert sig.count(old) == 1
+        sig = sig.replace(old, new)
+    path.write_bytes(data[:96] + sig + header + payload)
+    if signer is not None:
+        sign_rpm(path, signer)

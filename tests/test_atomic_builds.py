@@ -152,3 +152,21 @@ def test_a_build_that_cannot_fit_is_refused_before_any_download(as_user, local_m
     assert proc.stderr.count("\n") == 1
     assert not [r for r in local_mirror.requests if r.startswith("/pool/")]
     assert list(tiny_disk.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt, made", [("oci", "index.json"), ("bundle", "config.json"),
+                                       ("oci-archive", None)])
+def test_force_replaces_every_kind_of_output(as_user, local_mirror, fmt, made):
+    out = as_user.path(f"out-{fmt}")
+    as_user.run(*_args(as_user, local_mirror, out, "--format", fmt), check=True)
+    marker = out / "left-by-the-user" if out.is_dir() else None
+    if marker:
+        marker.write_text("old")
+    refused = as_user.run(*_args(as_user, local_mirror, out, "--format", fmt))
+    assert refused.returncode == 1 and "pass --force" in refused.stderr
+    as_user.run(*_args(as_user, local_mirror, out, "--format", fmt, "--force"), check=True)
+    if marker:
+        assert not marker.exists() and (out / made).is_file()
+    else:
+        assert out.is_file() and out.stat().st_size > 0
+    assert _staging(as_user, out.name) == []

@@ -74,11 +74,19 @@ def test_the_same_tree_gives_the_same_bytes(tree, tmp_path):
 @pytest.mark.parametrize("name, fmt", [("t.tar", "tar"), ("t.tar.gz", "tar.gz"),
                                        ("t.tgz", "tar.gz"), ("t.tar.xz", "tar.xz"),
                                        ("t.tar.zst", "tar.zst"), ("tree", "dir"),
-                                       ("tree.d", "dir")])
+                                       ("tree.d", "dir"), ("img.oci.tar", "oci-archive"),
+                                       ("t.sqfs", "squashfs"), ("t.squashfs", "squashfs"),
+                                       ("image.oci", "dir")])
 def test_format_from_the_name(name: str, fmt: str):
     assert emit.format_for(Path(name), "auto") == fmt
 
 
-def test_an_unknown_format_is_refused():
-    with pytest.raises(Die, match="unknown --format 'zip'"):
+def test_an_unknown_format_is_refused_naming_every_format():
+    with pytest.raises(Die, match=r"unknown --format 'zip' \(auto, dir, tar, tar.gz, tar.xz, "
+                       r"tar.zst, oci, oci-archive, bundle, squashfs\)"):
         emit.format_for(Path("x"), "zip")
+
+
+@pytest.mark.parametrize("fmt", ["oci", "bundle", "squashfs"])
+def test_a_format_named_wins_over_the_suffix(fmt: str):
+    assert emit.format_for(Path("t.tar.gz"), fmt) == fmt

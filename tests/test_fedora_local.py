@@ -326,7 +326,8 @@ def test_a_signed_repomd_is_checked_where_a_repository_has_one(as_user, damaged,
     proc = as_user.run("fedora", as_user.path("t.tar"), *_args(damaged, damaged.signer.keyring),
                        "--no-configure", "--cache", as_user.cache, "-q")
     assert proc.returncode == 0, proc.stderr
-    as_user.path("t.tar").unlink()
+    for made in ("t.tar", "t.tar.manifest.json", "t.tar.cdx.json"):
+        as_user.path(made).unlink()
     rpmmirror.sign_repomd(repomd, untrusted_signer)
     proc = as_user.run("fedora", as_user.path("t"), *_args(damaged, damaged.signer.keyring),
                        "--cache", as_user.cache)

@@ -12,12 +12,13 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bootstrap"
 # Lower numbers are lower layers; a module may import its own layer and below.
 LAYERS = {
     0: ("errors", "digest", "atomic", "paths", "intree", "ledger", "reproducible",
-        "progress"),
+        "progress", "shaping"),
     1: ("cache", "treewriter", "ownership", "schema", "baseconfig", "archive", "accounts",
         "target"),
-    2: ("fetch", "trust", "sandbox", "emit", "recipe"),
+    2: ("fetch", "trust", "sandbox", "emit", "recipe", "treeinfo", "oci", "squashfs",
+        "outputs", "bundle", "rootfs", "hooks", "customize"),
     3: ("families",),
-    4: ("build", "enter", "export", "verify", "cache_command"),
+    4: ("build", "enter", "export", "verify", "sbom", "cache_command"),
     5: ("cli", "__main__", "__init__"),
 }
 LAYER_OF = {name: layer for layer, names in LAYERS.items() for name in names}

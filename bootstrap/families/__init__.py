@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from packageurl import PackageURL
+
 from bootstrap import recipe as recipes
+from bootstrap.digest import Digest
 from bootstrap.errors import Die, die
 from bootstrap.fetch import Fetcher, Mirror, Wanted
 from bootstrap.recipe import Recipe, Release, Schema, Variant
@@ -38,6 +41,32 @@ class Plan:
     """What select() decided: the packages to fetch and unpack, in unpack order.
     Families subclass it with what their later steps need."""
     packages: list[Chosen]
+
+
+@dataclass(frozen=True)
+class Described:
+    """One installed package as the manifest and the SBOM name it: what the signed
+    index says of it, and which installed packages met its dependencies."""
+    name: str
+    version: str
+    arch: str
+    purl: str
+    licenses: tuple[str, ...]          # each as the index states it; () where it has none
+    digest: str                        # "sha256:HEX": what the signed index vouched for
+    source: str                        # the source package's name
+    depends: tuple[str, ...]           # installed packages that met its dependencies
+    digest_of: str = "package"         # "package": the whole file; else the part it covers
+
+
+def purl(kind: str, namespace: str, name: str, version: str, **qualifiers: str) -> str:
+    """A package URL (github.com/package-url/purl-spec) of one of kind's packages,
+    its empty qualifiers left out."""
+    return PackageURL(type=kind, namespace=namespace, name=name, version=version,
+                      qualifiers={k: v for k, v in qualifiers.items() if v}).to_string()
+
+
+def digest_text(digest: Digest) -> str:
+    return f"{digest.algorithm}:{digest.value}"
 
 
 @dataclass
@@ -62,6 +91,7 @@ class Family(ABC):
     existing_dirs = TAKE_LAST           # the tree writer's rule for a directory made twice
     has_weak_deps = False               # whether select() can follow weak dependencies
     finds_mirrors = False               # whether the index names its own mirrors (metalinks)
+    has_essential_stage = False         # whether configure_essential configures anything
     weak_deps = False                   # --weak-deps: it should
     # readers of the files whose index digest covers a part of them (Wanted.covers):
     # what `rootstrap cache verify` checks such cached files with
@@ -133,12 +163,34 @@ class Family(ABC):
         """Run scriptlets, triggers and hooks inside the tree (in one session of
         runner: the tree is handed over once for all of them)."""
 
+    def configure_essential(self, plan: Any, registered: Any, runner: TreeRunner,
+                            writer: TreeWriter) -> Any:
+        """The first stage of configure where the family has one (dpkg's essential
+        set, which mmdebstrap configures before the rest; the `essential` hooks run
+        after it): what configure() then takes in place of registered. Families
+        without such a stage run nothing here and configure everything after."""
+        return registered
+
     @abstractmethod
     def write_sources(self, plan: Any, writer: TreeWriter, mirror: Mirror) -> None:
         """The package manager's sources in the tree, pointing at the mirror used."""
 
     def finish(self, writer: TreeWriter) -> None:
         """Tidy what configuring leaves behind."""
+
+    def describe(self, plan: Any) -> list[Described]:
+        """Every package of the plan, in its order, as the manifest and SBOM name it
+        (families know more: licences, sources, dependencies, their purl type)."""
+        return [Described(c.name, c.version, self.arch,
+                          purl("generic", self.recipe.name, c.name, c.version, arch=self.arch),
+                          (), digest_text(c.wanted.digest), c.name, (),
+                          "package" if c.wanted.covers is None else "part")
+                for c in plan.packages]
+
+    def index_digests(self, index: Any) -> dict[str, str]:
+        """The signed index files the build verified, by path under the mirror
+        (or repository): their "ALGO:HEX" digests."""
+        return {}
 
     @classmethod
     def verify_files(cls, trust: Any, files: Sequence[Path],

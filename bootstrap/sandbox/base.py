@@ -49,6 +49,16 @@ class Sandbox:
     def _become_root(self) -> None:
         """In the child, after mapping."""
 
+    def _user_namespace(self, uid: int, gid: int) -> None:
+        """In the child, before chroot (the kernel makes no user namespace for a
+        chrooted process): a namespace of its own for the user, where one is needed."""
+
+    def _become_user(self, uid: int, gid: int) -> None:
+        """In the chrooted child: take a user's ids for the commands to come."""
+        os.setgroups([gid])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+
     # -- running Python inside -------------------------------------------------
     def call(self, fn: Callable[[], Any]) -> Any:
         """Run fn as (fake) root inside the backend's namespaces, not chrooted; return
@@ -112,9 +122,11 @@ class Sandbox:
             log: Optional[int] = None, fake_chown: bool = False,
             interactive: bool = False, resolv: Optional[str] = None,
             input: Optional[bytes] = None, hostname: Optional[str] = None,
-            scratch: Optional[dict[str, bytes]] = None) -> None:
+            scratch: Optional[dict[str, bytes]] = None,
+            user: Optional[tuple[int, int]] = None) -> None:
         """Enter tree (with the host's /dev, /proc and /sys) and run each command in
-        turn as root; raise CommandFailed at the first that fails. fake_chown: chown
+        turn as root (user: as this uid and gid of the tree); raise CommandFailed
+        at the first that fails. fake_chown: chown
         succeeds without effect where ownership cannot be made real (see linux.py).
         resolv: a host file to show as the tree's /etc/resolv.conf while it runs.
         input: what every command reads on stdin (else nothing). hostname: the
@@ -140,8 +152,12 @@ class Sandbox:
                 socket.sethostname(hostname)
             if fake_chown:
                 linux.fake_chown()
+            if user:
+                self._user_namespace(*user)
             os.chroot(tree)
             os.chdir("/")
+            if user:
+                self._become_user(*user)
             return _run_all(commands, env, log, interactive, input)
 
         failed = self.call(inside)

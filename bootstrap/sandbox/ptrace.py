@@ -3,6 +3,7 @@ and chroot by tracing system calls. Nothing can own files but the caller; PRoot'
 fake root also answers chown with success, and the ledger keeps the truth."""
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -25,12 +26,17 @@ class PtraceSandbox(Sandbox):
             log: Optional[int] = None, fake_chown: bool = False,
             interactive: bool = False, resolv: Optional[str] = None,
             input: Optional[bytes] = None, hostname: Optional[str] = None,
-            scratch: Optional[dict[str, bytes]] = None) -> None:
+            scratch: Optional[dict[str, bytes]] = None,
+            user: Optional[tuple[int, int]] = None) -> None:
         """As Sandbox.run; hostname cannot be given without a UTS namespace (PRoot
         fakes no host name), and scratch is a host folder bound at /run/rootstrap."""
-        base = [self.proot, "-0", "-r", str(tree.resolve()), "-w", "/"]
+        ids = ["-i", f"{user[0]}:{user[1]}"] if user else ["-0"]
+        base = [self.proot, *ids, "-r", str(tree.resolve()), "-w", "/"]
         for name in MOUNTS:
             base += ["-b", f"/{name}"]
+            # the mount points a namespace makes, so the tree is the same in every mode
+            if not (tree / name).is_symlink():
+                os.makedirs(tree / name, exist_ok=True)
         if resolv and (tree / "etc/resolv.conf").is_file():
             base += ["-b", f"{resolv}:/etc/resolv.conf"]
         with tempfile.TemporaryDirectory(prefix="rootstrap-run-") as folder:

@@ -11,12 +11,17 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NoReturn, Sequence
+from typing import Callable, Mapping, NoReturn, Sequence
 
 import gnupg
 
 from bootstrap.errors import die
 from bootstrap.trust import Trust
+from bootstrap.trust.pgpkey import subkey_ids
+
+# OpenPGP hash algorithm ids (RFC 4880 9.4) whose collisions are practical: a
+# family whose own tool refuses signatures over them passes these to OpenPGP
+WEAK_DIGESTS = {1: "MD5", 2: "SHA1", 3: "RIPEMD160"}
 
 
 @dataclass
@@ -27,6 +32,7 @@ class Signature:
     primary: str = ""       # fingerprint of the signing key's primary key (good ones)
     trust: str = ""         # gpg's TRUST_* verdict on that key, without the prefix
     missing_key: bool = False
+    digest: int = 0         # the hash algorithm signed over (VALIDSIG), an OpenPGP id
 
     @property
     def key(self) -> str:
@@ -55,6 +61,8 @@ def _parse_status(stderr: str) -> list[Signature]:
             sig.missing_key = True
         elif tag == "VALIDSIG" and args:
             sig.primary = args[9] if len(args) >= 10 else args[0]
+            if len(args) >= 8 and args[7].isdigit():
+                sig.digest = int(args[7])
         elif tag.startswith("TRUST_"):
             sig.trust = tag[len("TRUST_"):]
     return [sig for sig in sigs if sig.status]
@@ -63,8 +71,12 @@ def _parse_status(stderr: str) -> list[Signature]:
 class OpenPGP(Trust):
     """OpenPGP keys loaded into an isolated gpg home, each trusted directly."""
 
-    def __init__(self, paths: Sequence[Path]) -> None:
+    def __init__(self, paths: Sequence[Path],
+                 refused_digests: Mapping[int, str] = {}) -> None:
+        """refused_digests: hash algorithms (id -> name) a signature may not be
+        made over, whoever made it."""
         self.paths = list(paths)
+        self.refused_digests = dict(refused_digests)
         if not self.paths:
             die("no trust roots: the recipe names no keyring and none was given with --keyring")
         if not shutil.which("gpg"):
@@ -101,20 +113,50 @@ class OpenPGP(Trust):
     def _refuse(self, sig: Signature, what: str, mirror: object) -> NoReturn:
         """Die with the reason one signature is not good enough."""
         where = f"{what} from {mirror}"
+        key = self._signer(sig)
 
         def fail(reason: str) -> NoReturn:
             die(f"{where}: {reason}", file=what, mirror=str(mirror), key=sig.key)
 
         if sig.status == "BADSIG":
-            fail(f"BAD signature by key {sig.key} (the file was modified after signing)")
+            fail(f"BAD signature by {key} (the file was modified after signing)")
         if sig.status in ("EXPSIG", "EXPKEYSIG"):
-            fail(f"signature by key {sig.key} is expired or made by an expired key "
+            fail(f"signature by {key} is expired or made by an expired key "
                  f"in {self.names}")
         if sig.status == "REVKEYSIG":
-            fail(f"signed by key {sig.key}, which is revoked in {self.names}")
+            fail(f"signed by {key}, which is revoked in {self.names}")
         if sig.status == "ERRSIG" and not sig.missing_key:
-            fail(f"the signature by key {sig.key} cannot be checked (unsupported algorithm?)")
-        fail(f"signed by key {sig.key}, which is not in the trusted keyring {self.names}")
+            fail(f"the signature by {key} cannot be checked (unsupported algorithm?)")
+        if sig.status == "GOODSIG" and sig.digest in self.refused_digests and \
+                self._trusted(sig.primary):
+            fail(f"signed by {key} over {self.refused_digests[sig.digest]}, a digest too "
+                 "weak to be trusted for signatures (sign with SHA256 or SHA512)")
+        if sig.missing_key and self._unbound(sig.keyid):
+            fail(f"signed by subkey {sig.keyid}, which {self.names} holds without a valid "
+                 "binding signature by its primary key, so it speaks for no trusted key")
+        fail(f"signed by {key}, which is not in the trusted keyring {self.names}")
+
+    @staticmethod
+    def _signer(sig: Signature) -> str:
+        """The signing key as a message names it: a subkey with its primary key."""
+        if sig.primary and sig.keyid and not sig.primary.upper().endswith(sig.keyid.upper()):
+            return f"subkey {sig.keyid} of key {sig.primary}"
+        return f"key {sig.key}"
+
+    def _unbound(self, keyid: str) -> bool:
+        """keyid is a subkey in the keyring files that gpg did not take (its binding
+        signature is missing or does not verify)."""
+        held: set[str] = set()
+        for path in self.paths:
+            try:
+                held |= subkey_ids(path.read_bytes())
+            except OSError:
+                continue
+        if keyid.upper() not in held:
+            return False
+        taken = {str(sub[0]).upper() for key in self.gpg.list_keys()
+                 for sub in key.get("subkeys", [])}
+        return keyid.upper() not in taken
 
     def _trusted(self, fpr: str) -> bool:
         return fpr.upper() in self.fingerprints
@@ -126,10 +168,12 @@ class OpenPGP(Trust):
         for sig in sigs:
             if sig.status == "BADSIG":
                 self._refuse(sig, what, mirror)
-        good = [sig.primary.upper() for sig in sigs
-                if sig.status == "GOODSIG" and self._trusted(sig.primary)]
-        if good:
-            return good
+        good = [sig for sig in sigs if sig.status == "GOODSIG" and self._trusted(sig.primary)]
+        strong = [sig.primary.upper() for sig in good if sig.digest not in self.refused_digests]
+        if strong:
+            return strong
+        for sig in good:
+            self._refuse(sig, what, mirror)
         order = ("EXPSIG", "EXPKEYSIG", "REVKEYSIG", "ERRSIG", "GOODSIG")
         for status in order:
             for sig in sigs:

@@ -8,7 +8,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-SIGNATURE, PUBLIC_KEY, USER_ID = 2, 6, 13
+SIGNATURE, PUBLIC_KEY, USER_ID, PUBLIC_SUBKEY = 2, 6, 13, 14
 _ARMOR = re.compile(rb"-----BEGIN PGP PUBLIC KEY BLOCK-----\r?\n(.*?)-----END PGP PUBLIC KEY "
                     rb"BLOCK-----", re.S)
 
@@ -92,6 +92,17 @@ def certificates(data: bytes) -> list[Certificate]:
         userid = next((p[3].decode("utf-8", "replace") for p in group if p[0] == USER_ID), "")
         out.append(Certificate(binary[group[0][1]:group[-1][2]], version, created, fpr, userid))
     return out
+
+
+def subkey_ids(data: bytes) -> set[str]:
+    """The long key ids (upper case) of the v4 subkeys a key file holds, bound or
+    not; empty for a file that cannot be read as keys."""
+    try:
+        found = packets(dearmor(data))
+    except (ValueError, IndexError):
+        return set()
+    return {hashlib.sha1(b"\x99" + len(body).to_bytes(2, "big") + body).hexdigest()[-16:].upper()
+            for tag, _, _, body in found if tag == PUBLIC_SUBKEY and body[:1] == b"\x04"}
 
 
 def signature_version(data: bytes) -> int:

@@ -2,6 +2,7 @@
 database, and the packages' scripts and triggers."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -9,7 +10,8 @@ from typing import Sequence
 from bootstrap import reproducible
 from bootstrap.digest import Digest
 from bootstrap.errors import die
-from bootstrap.families import Chosen, Family, Plan, Verdict, judge, unpacking
+from bootstrap.families import (Chosen, Described, Family, Plan, Verdict, digest_text, judge,
+                                 purl, unpacking)
 from bootstrap.families.apk import configure, index, installeddb, package
 from bootstrap.families.apk.depend import Dep
 from bootstrap.families.apk.index import ApkPackage, Index
@@ -37,6 +39,7 @@ class ApkIndex:
     mirror: Mirror
     signers: dict[str, str]                  # repository -> the key that signed its index
     keys: dict[str, bytes]                   # name -> the key files that vouched
+    digests: dict[str, str] = field(default_factory=dict)   # the indexes, as verified
 
 
 @dataclass
@@ -73,6 +76,7 @@ class ApkFamily(Family):
     def load_index(self, fetcher: Fetcher, trust: RsaKeys) -> ApkIndex:
         indexes: list[Index] = []
         signers: dict[str, str] = {}
+        digests: dict[str, str] = {}
         mirror = fetcher.mirror
         for order, (repo, tag) in enumerate(self._repos()):
             relpath = self._path(repo, "APKINDEX.tar.gz")
@@ -82,7 +86,7 @@ class ApkFamily(Family):
                 verified["content"], verified["signer"] = index.verify(data, trust, relpath, m)
 
             try:
-                _, mirror = fetcher.index(relpath, check)
+                data, mirror = fetcher.index(relpath, check)
             except NotFound:
                 die(f"{fetcher.mirror} has no repository {self.branch}/{repo} for {self.arch} "
                     f"({relpath} not found)", file=relpath, mirror=str(fetcher.mirror))
@@ -92,8 +96,12 @@ class ApkFamily(Family):
             except ValueError as e:
                 die(str(e), file=relpath, mirror=str(mirror))
             signers[repo] = str(verified["signer"])
+            digests[relpath] = f"sha256:{hashlib.sha256(data).hexdigest()}"
         keys = {name: trust.files[name] for name in set(signers.values())}
-        return ApkIndex(indexes, mirror, signers, keys)
+        return ApkIndex(indexes, mirror, signers, keys, digests)
+
+    def index_digests(self, index: ApkIndex) -> dict[str, str]:
+        return dict(index.digests)
 
     def select(self, index: ApkIndex, variant: Variant, include: list[str],
                exclude: list[str]) -> ApkPlan:
@@ -112,6 +120,24 @@ class ApkFamily(Family):
                                                    p.size, covers=package.identity))
                   for p in selection.packages]
         return ApkPlan(chosen, selection, index, {p.name: p for p in selection.packages})
+
+    def describe(self, plan: ApkPlan) -> list[Described]:
+        """The index records (L: the licence, o: the origin); C: is the SHA-1 of a
+        package's control part, not of the file. A dependency is met by every
+        installed package that meets it as apk matches (name, provides, a
+        checksum pin); conflicts (`!`) are no dependency."""
+        chosen = plan.selection.packages
+        out = []
+        for p in chosen:
+            met = {q.name for q in chosen for d in p.depends if not d.conflict
+                   and q.name != p.name and d.met_by(q.name, q.version, q.provides, q.field("C"))}
+            licence = p.field("L")
+            out.append(Described(
+                p.name, p.version, p.arch,
+                purl("apk", self.recipe.name, p.name, p.version, arch=p.arch),
+                (licence,) if licence else (), digest_text(p.identity),
+                p.field("o") or p.name, tuple(sorted(met)), digest_of="control"))
+        return out
 
     def verify(self, plan: ApkPlan, archives: Sequence[Path], fetcher: Fetcher,
                trust: RsaKeys, jobs: int) -> None:

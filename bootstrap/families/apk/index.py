@@ -17,6 +17,10 @@ from bootstrap.trust.rsa import RsaKeys
 
 # the fields of an index record in the order apk-tools writes them
 ORDER = "CPVASITULomtckDpi"
+# the letters apk-tools knows (those of the installed database too); a record
+# with another is a package apk will not install, unless the letter is lower
+# case, which apk ignores (apk_pkg_add_info)
+KNOWN = set("PVTULADCSIFMRZpiomtckrqasfg")
 
 
 @dataclass
@@ -113,6 +117,10 @@ def parse(content: bytes, repo: str, tag: str, order: int, what: str) -> Index:
 
 def package(fields: list[tuple[str, str]], repo: str, tag: str, order: int) -> ApkPackage:
     one = dict(fields)
+    unknown = sorted({k for k, _ in fields if k not in KNOWN and not k.islower()})
+    if unknown:
+        raise ValueError(f"its record has the field {unknown[0]}:, which apk does not know, "
+                         "and so it will not install the package")
     for key in "CPV":
         if not one.get(key):
             raise ValueError(f"a record has no {key}:")

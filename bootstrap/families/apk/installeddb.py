@@ -8,6 +8,7 @@ import tarfile
 from dataclasses import dataclass
 from typing import Sequence
 
+from bootstrap.archive import as_bytes
 from bootstrap.families.apk.depend import Dep
 from bootstrap.families.apk.index import ORDER, ApkPackage
 from bootstrap.families.apk.package import SCRIPTS, Unpacked
@@ -75,11 +76,11 @@ def skeleton(writer: TreeWriter) -> None:
 
 def write(writer: TreeWriter, installed: Sequence[Installed], when: int) -> None:
     by_name = sorted(installed, key=lambda i: i.pkg.name)
-    writer.write_bytes(f"{DB}/installed", "".join(record(i) for i in by_name).encode())
+    writer.write_bytes(f"{DB}/installed", as_bytes("".join(record(i) for i in by_name)))
     writer.write_bytes(f"{DB}/scripts.tar", scripts_tar(by_name, when))
     triggers = [f"{i.pkg.field('C')} {' '.join(globs(i))}\n" for i in by_name
                 if ".trigger" in i.files.parts.scripts and globs(i)]
-    writer.write_bytes(f"{DB}/triggers", "".join(triggers).encode())
+    writer.write_bytes(f"{DB}/triggers", as_bytes("".join(triggers)))
     writer.write_bytes(f"{DB}/lock", b"", 0o600)
 
 
@@ -90,7 +91,8 @@ def globs(item: Installed) -> list[str]:
 def scripts_tar(installed: Sequence[Installed], when: int) -> bytes:
     """Every package's scripts as `name-version.C.type`, as apk keeps them."""
     raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT, encoding="utf-8",
+                      errors="surrogateescape") as tar:
         for item in installed:
             for script in SCRIPTS:
                 data = item.files.parts.scripts.get(script)

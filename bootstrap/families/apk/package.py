@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Optional
 
-from bootstrap.archive import DAMAGED, tar_to_tree
+from bootstrap.archive import DAMAGED, as_text, decompressed, tar_reader, tar_to_tree
 from bootstrap.digest import Digest
 from bootstrap.errors import die
 from bootstrap.families.apk import gzmembers
 from bootstrap.families.apk.signed import Signature, adb_schema, signatures
 from bootstrap import accounts
-from bootstrap.treewriter import TreeWriter, clean_member
+from bootstrap.treewriter import TreeWriter, Unsafe, clean_member, shown
 from bootstrap.trust.rsa import RsaKeys
 
 SCRIPTS = (".pre-install", ".post-install", ".pre-deinstall", ".post-deinstall",
@@ -57,14 +57,14 @@ def read_parts(f: BinaryIO) -> Parts:
     info: dict[str, list[str]] = {}
     scripts: dict[str, bytes] = {}
     try:
-        with tarfile.open(fileobj=io.BytesIO(control.data + b"\0" * 1024), mode="r:") as tar:
+        with tar_reader(io.BytesIO(control.data + b"\0" * 1024), "r:") as tar:
             for m in tar:
                 if not m.isreg():
                     continue
                 blob = tar.extractfile(m)
                 content = blob.read() if blob else b""
                 if m.name == ".PKGINFO":
-                    for line in content.decode("utf-8", "replace").splitlines():
+                    for line in as_text(content).splitlines():
                         if line.startswith("#") or " = " not in line:
                             continue
                         key, _, value = line.partition(" = ")
@@ -195,6 +195,9 @@ def unpack(path: Path, parts: Parts, writer: TreeWriter) -> Unpacked:
     def note(rel: str, m: tarfile.TarInfo) -> None:
         if not rel:
             return
+        if "\n" in rel:
+            # the installed database lists one name a line: this one would corrupt it
+            raise Unsafe(f"newline not allowed in a name: '{shown(rel)}'")
         uid, gid = owners(m)
         kind = "dir" if m.isdir() else "symlink" if m.issym() else \
             "hardlink" if m.islnk() else "file" if m.isreg() else "other"
@@ -212,7 +215,8 @@ def unpack(path: Path, parts: Parts, writer: TreeWriter) -> Unpacked:
     with open(path, "rb") as f:
         f.seek(parts.data_start)
         try:
-            with tarfile.open(fileobj=f, mode="r|gz") as tar:
+            # through decompressed(): a bomb is stopped at a bounded expansion
+            with tar_reader(decompressed(f)) as tar:
                 tar_to_tree(_Skipping(tar), writer, note, owners, reader)  # type: ignore[arg-type]
         except (*DAMAGED, OSError) as e:
             if isinstance(e, OSError) and e.errno is not None:

@@ -49,8 +49,13 @@ def _preinst(writer: TreeWriter, p: DebPackage) -> list[list[str]]:
              f"DPKG_ADMINDIR=/{ADMIN}", "DPKG_ROOT=", script, "install"]]
 
 
+ESSENTIAL, REST, ALL = "essential", "rest", "all"
+
+
 def run(runner: TreeRunner, writer: TreeWriter, chosen: list[DebPackage],
-        activations: dict[str, list[str]]) -> None:
+        activations: dict[str, list[str]], stage: str = ALL) -> None:
+    """Configure the essential set, then the rest (stage: only one of them, for
+    hooks that run in between)."""
     env = {
         "LC_ALL": "C", "HOME": "/root", "TERM": "dumb",
         "DEBIAN_FRONTEND": "noninteractive", "DEBCONF_NONINTERACTIVE_SEEN": "true",
@@ -65,16 +70,20 @@ def run(runner: TreeRunner, writer: TreeWriter, chosen: list[DebPackage],
     rest = [p for p in _order(chosen) if p.name not in essential_names]
     dpkg = ["dpkg", "--force-confdef", "--force-confold"]
     commands: list[list[str]] = []
-    for p in first:
-        commands += _preinst(writer, p)
-    if first:
-        commands.append(dpkg + ["--configure"] + [p.name for p in first])
-    for p in rest:
-        commands += _preinst(writer, p)
-    commands.append(dpkg + ["--configure", "-a"])
-    if activations:
-        commands += [["dpkg-trigger", "--no-await", t] for t in sorted(activations)]
-        commands.append(dpkg + ["--triggers-only", "-a"])
+    if stage != REST:
+        for p in first:
+            commands += _preinst(writer, p)
+        if first:
+            commands.append(dpkg + ["--configure"] + [p.name for p in first])
+    if stage != ESSENTIAL:
+        for p in rest:
+            commands += _preinst(writer, p)
+        commands.append(dpkg + ["--configure", "-a"])
+        if activations:
+            commands += [["dpkg-trigger", "--no-await", t] for t in sorted(activations)]
+            commands.append(dpkg + ["--triggers-only", "-a"])
+    if not commands:
+        return
     had_policy = writer.exists(POLICY_RC_D)
     if not had_policy:
         writer.write_bytes(POLICY_RC_D, b"#!/bin/sh\n# rootstrap: no services start while "

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import Iterable
 
+from bootstrap.archive import as_bytes, as_text
 from bootstrap.families.deb.debfile import Unpacked
-from bootstrap.families.deb.release import parse_deb822
 from bootstrap.treewriter import TreeWriter
 
 ADMIN = "var/lib/dpkg"
@@ -23,7 +23,7 @@ def info_name(fields: dict[str, str]) -> str:
 
 
 def _stanza(control: bytes, status: str, conffiles: list[tuple[str, str]]) -> str:
-    lines = control.decode("utf-8", "replace").strip("\n").splitlines()
+    lines = as_text(control).strip("\n").splitlines()
     out = [lines[0], f"Status: {status}"] + lines[1:]
     if conffiles:
         out.append("Conffiles:")
@@ -33,7 +33,7 @@ def _stanza(control: bytes, status: str, conffiles: list[tuple[str, str]]) -> st
 
 def _conffiles(writer: TreeWriter, unpacked: Unpacked) -> list[tuple[str, str]]:
     out = []
-    for line in unpacked.control.get("conffiles", b"").decode().splitlines():
+    for line in as_text(unpacked.control.get("conffiles", b"")).splitlines():
         line = line.strip()
         if not line.startswith("/"):
             continue   # 'remove-on-upgrade' and other flagged lines name no file we ship
@@ -68,12 +68,12 @@ def register(writer: TreeWriter, packages: Iterable[Unpacked]) -> dict[str, list
     file_interests: list[tuple[str, str]] = []
     all_paths: list[str] = []
     for unpacked in packages:
-        fields = parse_deb822(unpacked.control["control"].decode("utf-8", "replace"))[0]
+        fields = unpacked.fields
         name = info_name(fields)
         status.append(_stanza(unpacked.control["control"], "install ok unpacked",
                               _conffiles(writer, unpacked)))
         listing = "\n".join(unpacked.paths) + "\n"
-        writer.write_bytes(f"{ADMIN}/info/{name}.list", listing.encode())
+        writer.write_bytes(f"{ADMIN}/info/{name}.list", as_bytes(listing))
         all_paths += unpacked.paths
         for member in KEPT:
             if member in unpacked.control:
@@ -81,7 +81,7 @@ def register(writer: TreeWriter, packages: Iterable[Unpacked]) -> dict[str, list
                                            "config") else 0o644
                 writer.write_bytes(f"{ADMIN}/info/{name}.{member}", unpacked.control[member],
                                    mode)
-        for line in unpacked.control.get("triggers", b"").decode().splitlines():
+        for line in as_text(unpacked.control.get("triggers", b"")).splitlines():
             words = line.split("#", 1)[0].split()
             if len(words) != 2:
                 continue
@@ -94,12 +94,12 @@ def register(writer: TreeWriter, packages: Iterable[Unpacked]) -> dict[str, list
                     interests.setdefault(trigger, []).append(who)
             elif directive.startswith("activate"):
                 activations.setdefault(trigger, []).append(fields["Package"])
-    writer.write_bytes(f"{ADMIN}/status", "\n".join(status).encode())
+    writer.write_bytes(f"{ADMIN}/status", as_bytes("\n".join(status)))
     for trigger, who in interests.items():
-        writer.write_bytes(f"{ADMIN}/triggers/{trigger}", ("\n".join(who) + "\n").encode())
+        writer.write_bytes(f"{ADMIN}/triggers/{trigger}", as_bytes("\n".join(who) + "\n"))
     if file_interests:
         writer.write_bytes(f"{ADMIN}/triggers/File",
-                           "".join(f"{p} {w}\n" for p, w in file_interests).encode())
+                           as_bytes("".join(f"{p} {w}\n" for p, w in file_interests)))
         # a file trigger fires when an unpacked path lies at or below its interest
         for prefix, _ in file_interests:
             if any(p == prefix or p.startswith(prefix.rstrip("/") + "/") for p in all_paths):

@@ -1,27 +1,31 @@
 """The deb family: Debian-style archives, dpkg databases, maintainer scripts."""
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
 import lzma
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
+
+import zstandard
 
 from bootstrap.digest import Digest
 from bootstrap.errors import die
-from bootstrap.families import Chosen, Family, Plan, RunSetup, Verdict, judge, unpacking
-from bootstrap.families.deb import configure, dpkgdb, sources
+from bootstrap.families import (Chosen, Described, Family, Plan, RunSetup, Verdict,
+                                 digest_text, judge, purl, unpacking)
+from bootstrap.families.deb import configure, dpkgdb, parsed, sources
 from bootstrap.families.deb.debfile import Unpacked, unpack
 from bootstrap.families.deb.packages import DebPackage, parse_packages
 from bootstrap.families.deb.release import Release as SignedRelease
-from bootstrap.families.deb.release import parse_deb822
-from bootstrap.families.deb.select import Request, select
+from bootstrap.families.deb.select import Request, _Solver, select
 from bootstrap.fetch import Fetcher, Mirror, NotFound, Wanted
 from bootstrap.recipe import Schema, Variant
 from bootstrap.sandbox.base import TreeRunner
 from bootstrap.treewriter import TreeWriter
-from bootstrap.trust.openpgp import OpenPGP
+from bootstrap.trust.openpgp import WEAK_DIGESTS, OpenPGP
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class DebIndex:
     packages: list[DebPackage]
     mirror: Mirror
     keyring: Optional[bytes]              # --keyring's keys, for the tree's apt to trust
+    digests: dict[str, str] = field(default_factory=dict)   # verified index files
 
 
 @dataclass
@@ -75,19 +80,31 @@ APT_SANDBOX = b'// rootstrap run: _apt is not mapped in this namespace\nAPT::San
 
 
 def _decompress(data: bytes, name: str) -> str:
-    if name.endswith(".xz"):
+    if name.endswith((".xz", ".lzma")):
         data = lzma.decompress(data)
     elif name.endswith(".gz"):
         data = gzip.decompress(data)
+    elif name.endswith(".bz2"):
+        data = bz2.decompress(data)
+    elif name.endswith(".zst"):
+        data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
     return data.decode("utf-8", "replace")
+
+
+@dataclass
+class EssentialDone:
+    """What configure() takes once the essential set is configured: the rest's turn."""
+    activations: dict[str, list[str]]
 
 
 class DebFamily(Family):
     schema = Schema(DebRecipe, DebRelease, DebVariant)
+    has_essential_stage = True
 
     @classmethod
     def open_trust(cls, paths: Sequence[Path]) -> OpenPGP:
-        return OpenPGP(paths)
+        # apt refuses signatures over MD5, SHA1 and RIPEMD160 (methods/gpgv.cc)
+        return OpenPGP(paths, WEAK_DIGESTS)
 
     @property
     def suite(self) -> str:
@@ -102,9 +119,10 @@ class DebFamily(Family):
             signed_text = trust.clearsigned(data, f"{dists}/InRelease", mirror)
 
         try:
-            _, mirror = fetcher.index(f"{dists}/InRelease", clearsigned)
+            data, mirror = fetcher.index(f"{dists}/InRelease", clearsigned)
             text = signed_text.decode("utf-8", "replace")
             what = f"{dists}/InRelease from {mirror}"
+            signed_path = f"{dists}/InRelease"
         except NotFound:
             def detached(data: bytes, sig: Optional[bytes], m: Mirror) -> None:
                 assert sig is not None
@@ -119,16 +137,24 @@ class DebFamily(Family):
                     file=f"{dists}/InRelease", mirror=str(fetcher.mirror))
             text = data.decode("utf-8", "replace")
             what = f"{dists}/Release from {mirror}"
+            signed_path = f"{dists}/Release"
         signed = SignedRelease.parse(text, what)
         signed.check_suite((self.suite,) + self.release.aliases, what)
         signed.check_fresh(what)
         packages: list[DebPackage] = []
+        digests = {signed_path: f"sha256:{hashlib.sha256(data).hexdigest()}"}
         for component in self.recipe.config.components:
             want = signed.index(component, self.arch, what, prefix=f"{dists}/")
             path = fetcher.hashed(want)
-            packages += parse_packages(_decompress(path.read_bytes(), want.relpath), self.arch)
+            packages += parsed.packages(
+                fetcher.cache, want.digest, self.arch,
+                lambda: _decompress(path.read_bytes(), want.relpath))
+            digests[want.relpath] = digest_text(want.digest)
         overridden = list(trust.paths) != list(self.recipe.keyrings)
-        return DebIndex(packages, mirror, trust.export() if overridden else None)
+        return DebIndex(packages, mirror, trust.export() if overridden else None, digests)
+
+    def index_digests(self, index: DebIndex) -> dict[str, str]:
+        return dict(index.digests)
 
     def select(self, index: DebIndex, variant: Variant, include: list[str],
                exclude: list[str]) -> DebPlan:
@@ -155,7 +181,36 @@ class DebFamily(Family):
             die(f"the index of {index.mirror} promises {p.sha256!r} as the SHA256 of "
                 f"{p.filename}, which is not a digest", file=p.filename,
                 mirror=str(index.mirror))
+        if p.size < 0:
+            size = re.search(r"^size:[ \t]*(.*?)[ \t]*$", p.stanza, re.M | re.I)
+            die(f"the index of {index.mirror} gives {p.name}'s {p.filename} the Size "
+                f"'{size[1] if size else ''}', which is not a number", file=p.filename,
+                mirror=str(index.mirror))
         return Wanted(p.filename, digest, p.size)
+
+    def describe(self, plan: DebPlan) -> list[Described]:
+        """Packages' index records; a dependency is met as the solver meets it (the
+        package of that name, then providers), by the first alternative of each
+        Depends or Pre-Depends group that an installed package meets. Debian's
+        index states no licence."""
+        installed = _Solver(plan.chosen, self.arch, (), f"{self.suite} {self.arch}")
+        distro = f"{self.recipe.name}-{self.release.config.version or self.release.name}"
+        out = []
+        for p in plan.chosen:
+            met: set[str] = set()
+            for group in p.pre_depends + p.depends:
+                for rel in group:
+                    names = {q.name for q in installed.matches(rel)} - {p.name}
+                    if names:
+                        met |= names
+                        break
+            out.append(Described(
+                p.name, p.version, p.architecture,
+                purl("deb", self.recipe.name, p.name, p.version, arch=p.architecture,
+                     distro=distro),
+                (), f"sha256:{p.sha256}", p.source.split(" ")[0] or p.name,
+                tuple(sorted(met))))
+        return out
 
     def prepare(self, writer: TreeWriter) -> None:
         if not self.release.config.merged_usr:
@@ -169,9 +224,7 @@ class DebFamily(Family):
                writer: TreeWriter) -> Unpacked:
         with unpacking(pkg.wanted.relpath, plan.mirror):
             unpacked = unpack(archive, writer)
-        control = parse_deb822(unpacked.control["control"].decode("utf-8", "replace"))
-        fields = control[0] if control else {}
-        said = (fields.get("Package", "?"), fields.get("Version", "?"))
+        said = (unpacked.fields.get("Package", "?"), unpacked.fields.get("Version", "?"))
         if said != (pkg.name, pkg.version):
             die(f"{pkg.wanted.relpath} from {plan.mirror}: the package says it is "
                 f"{said[0]} {said[1]}, the index {pkg.name} {pkg.version}",
@@ -197,9 +250,17 @@ class DebFamily(Family):
                        "Auto-Installed: 1\n\n" for p in auto)
         writer.write_bytes("var/lib/apt/extended_states", text.encode())
 
-    def configure(self, plan: DebPlan, registered: dict[str, list[str]], runner: TreeRunner,
+    def configure_essential(self, plan: DebPlan, registered: dict[str, list[str]],
+                            runner: TreeRunner, writer: TreeWriter) -> "EssentialDone":
+        configure.run(runner, writer, plan.chosen, registered, configure.ESSENTIAL)
+        return EssentialDone(registered)
+
+    def configure(self, plan: DebPlan, registered: Any, runner: TreeRunner,
                   writer: TreeWriter) -> None:
-        configure.run(runner, writer, plan.chosen, registered)
+        if isinstance(registered, EssentialDone):
+            configure.run(runner, writer, plan.chosen, registered.activations, configure.REST)
+        else:
+            configure.run(runner, writer, plan.chosen, registered)
 
     def write_sources(self, plan: DebPlan, writer: TreeWriter, mirror: Mirror) -> None:
         sources.write(writer, self.recipe, self.release, str(mirror), plan.keyring)

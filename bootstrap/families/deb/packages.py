@@ -24,6 +24,10 @@ _FIELD = re.compile(
     re.M,
 )
 _STANZA_SEP = re.compile(r"\n[ \t]*\n")
+# field names are case-insensitive (deb822): read so only where the usual
+# spelling finds no Package or Version, as no real index needs it
+_FIELD_ANY_CASE = re.compile(_FIELD.pattern, re.M | re.I)
+_SPELLING = {f.lower(): f for f in _WANTED}
 
 
 class _Relations:
@@ -99,12 +103,21 @@ def _fold(value: str) -> str:
 _NEW = object.__new__
 
 
+def _size(text: Optional[str]) -> int:
+    """Size's value; -1 when it is not a number (apt reads such an index and
+    refuses only to fetch the package)."""
+    text = (text or "0").strip()
+    return int(text) if text.isdigit() else -1
+
+
 def parse_stanza(stanza: str, native_arch: str) -> Optional[DebPackage]:
     """One deb822 stanza to a DebPackage, or None if it names no package."""
     fields = dict(_FIELD.findall(stanza))
+    if "Package" not in fields or "Version" not in fields:
+        fields = {_SPELLING[k.lower()]: v for k, v in _FIELD_ANY_CASE.findall(stanza)}
     name = fields.get("Package")
-    if not name:
-        return None
+    if not name or not fields.get("Version", "").strip():
+        return None             # as apt, which skips a stanza without a version
     get = fields.get
     # Built without __init__: this runs 63,000 times per index.
     pkg = _NEW(DebPackage)
@@ -123,7 +136,7 @@ def parse_stanza(stanza: str, native_arch: str) -> Optional[DebPackage]:
         "_conflicts": _Raw(_fold(con), native_arch) if con else [],
         "_breaks": _Raw(_fold(brk), native_arch) if brk else [],
         "filename": get("Filename", "").strip(),
-        "size": int(get("Size") or 0),
+        "size": _size(get("Size")),
         "sha256": get("SHA256", "").strip(),
         "protected": (get("Protected") or get("Important") or "").strip().lower() == "yes",
         "source": get("Source", "").strip(),

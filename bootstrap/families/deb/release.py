@@ -85,7 +85,8 @@ class Release:
         """The best-compressed Packages index the Release lists for component/arch,
         as a path under prefix (the suite's folder on the mirror)."""
         base = f"{component}/binary-{arch}/Packages"
-        for suffix in (".xz", ".gz", ""):
+        # every form apt reads; an old or small archive may offer one alone
+        for suffix in (".xz", ".gz", ".zst", ".bz2", ".lzma", ""):
             if base + suffix in self.sha256:
                 value, size = self.sha256[base + suffix]
                 try:

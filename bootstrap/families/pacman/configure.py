@@ -83,7 +83,7 @@ def run_hooks(runner: TreeRunner, installed: list[Installed], when: str) -> None
             continue
         stdin: Optional[bytes] = None
         if hook.needs_targets:
-            stdin = "".join(f"{t}\n" for t in targets).encode()
+            stdin = "".join(f"{t}\n" for t in targets).encode("utf-8", "surrogateescape")
         try:
             runner.run([list(hook.exec)], ENV, input=stdin)
         except CommandFailed as e:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,12 +14,14 @@ from typing import Optional, Sequence
 
 from bootstrap import reproducible
 from bootstrap.errors import die
-from bootstrap.families import Chosen, Family, Plan, RunSetup, Verdict, judge, unpacking
-from bootstrap.families.pacman import configure, localdb, sources
+from bootstrap.archive import DAMAGED, open_tar
+from bootstrap.families import (Chosen, Described, Family, Plan, RunSetup, Verdict, digest_text,
+                                 judge, purl, unpacking)
+from bootstrap.families.pacman import configure, localdb, parsed, sources
 from bootstrap.families.pacman.configure import Installed
 from bootstrap.families.pacman.pkgfile import Unpacked, unpack
 from bootstrap.families.pacman.select import Repos, Selection, select
-from bootstrap.families.pacman.syncdb import SyncDb, SyncPackage, parse_db
+from bootstrap.families.pacman.syncdb import SyncDb, SyncPackage, parse_db, parse_fields
 from bootstrap.fetch import Fetcher, Mirror, NotFound, Wanted
 from bootstrap.recipe import Schema, Variant
 from bootstrap.sandbox.base import TreeRunner
@@ -119,7 +122,8 @@ class PacmanFamily(Family):
                     f"for {self.arch} ({repo}.db not found)", file=relpath,
                     mirror=_of(fetcher.mirror, repo))
             try:
-                dbs.append(parse_db(data, repo, f"{relpath} from {_of(mirror, repo)}"))
+                dbs.append(parsed.sync_db(fetcher.cache, data, repo,
+                                          f"{relpath} from {_of(mirror, repo)}"))
             except ValueError as e:
                 die(str(e), file=relpath, mirror=_of(mirror, repo))
             raw[repo] = data
@@ -137,6 +141,28 @@ class PacmanFamily(Family):
         return PacmanPlan([Chosen(p.name, p.version, Wanted(p.relpath, p.digest, p.csize))
                            for p in selection.packages],
                           selection, {p.name: p for p in selection.packages}, index)
+
+    def describe(self, plan: PacmanPlan) -> list[Described]:
+        """The databases' records (%LICENSE% as listed, %BASE% the source); a
+        dependency is met by every installed package that satisfies it as libalpm
+        matches (its name and version, or a provision)."""
+        chosen = plan.selection.packages
+        fields = _desc_fields(plan.index.raw, {(p.repo, f"{p.name}-{p.version}") for p in chosen})
+        out = []
+        for p in chosen:
+            desc = fields.get((p.repo, f"{p.name}-{p.version}"), {})
+            met = {q.name for q in chosen for d in p.depends
+                   if q.name != p.name and d.satisfied_by(q.name, q.version, q.provides)}
+            out.append(Described(
+                p.name, p.version, p.arch,
+                purl("alpm", self.recipe.name, p.name, p.version, arch=p.arch),
+                tuple(desc.get("LICENSE", ())), digest_text(p.digest),
+                (desc.get("BASE") or [p.name])[0], tuple(sorted(met))))
+        return out
+
+    def index_digests(self, index: PacmanIndex) -> dict[str, str]:
+        return {f"{repo}/{repo}.db": f"sha256:{hashlib.sha256(data).hexdigest()}"
+                for repo, data in index.raw.items()}
 
     def verify(self, plan: PacmanPlan, archives: Sequence[Path], fetcher: Fetcher,
                trust: WebOfTrust, jobs: int) -> None:
@@ -269,6 +295,26 @@ class PacmanFamily(Family):
             is_db = path.name.endswith((".db", ".files")) or ".db." in path.name
             verdicts.append(judge(path, lambda: database(path) if is_db else package(path)))
         return verdicts
+
+
+def _desc_fields(raw: dict[str, bytes], entries: set[tuple[str, str]]
+                 ) -> dict[tuple[str, str], dict[str, list[str]]]:
+    """The desc fields of the database entries named (repository, NAME-VERSION
+    folder), read again from the verified databases: what the solver does not keep."""
+    out: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for repo in sorted({repo for repo, _ in entries}):
+        try:
+            with open_tar(io.BytesIO(raw[repo])) as tar:
+                for m in tar:
+                    folder, _, base = m.name.strip("/").rpartition("/")
+                    if base == "desc" and (repo, folder) in entries and m.isreg():
+                        f = tar.extractfile(m)
+                        if f is not None:
+                            text = f.read().decode("utf-8", "replace")
+                            out[(repo, folder)] = parse_fields(text)
+        except (*DAMAGED, OSError, ValueError):
+            continue          # read once already: parse_db refused what is unreadable
+    return out
 
 
 def _sig(path: Path) -> Optional[bytes]:

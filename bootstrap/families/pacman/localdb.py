@@ -2,6 +2,7 @@
 with desc, files, mtree, install and changelog, and ALPM_DB_VERSION."""
 from __future__ import annotations
 
+from bootstrap.archive import as_bytes
 from bootstrap.families.pacman.pkgfile import Unpacked
 from bootstrap.treewriter import TreeWriter
 
@@ -64,8 +65,8 @@ def register(writer: TreeWriter, pkg: Unpacked, explicit: bool, when: int,
              validation: str = "pgp") -> None:
     base = entry_dir(pkg)
     writer.mkdir(base, 0o755, 0, 0)
-    writer.write_bytes(f"{base}/desc", desc(pkg, explicit, when, validation).encode())
-    writer.write_bytes(f"{base}/files", files(pkg).encode())
+    writer.write_bytes(f"{base}/desc", as_bytes(desc(pkg, explicit, when, validation)))
+    writer.write_bytes(f"{base}/files", as_bytes(files(pkg)))
     if ".MTREE" in pkg.meta:
         writer.write_bytes(f"{base}/mtree", pkg.meta[".MTREE"])
     if ".INSTALL" in pkg.meta:

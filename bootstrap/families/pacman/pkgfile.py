@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from bootstrap.archive import DAMAGED, open_tar, tar_to_tree
-from bootstrap.treewriter import TreeWriter
+from bootstrap.archive import DAMAGED, as_text, open_tar, tar_to_tree
+from bootstrap.treewriter import TreeWriter, Unsafe, shown
 
 META = (".PKGINFO", ".BUILDINFO", ".MTREE", ".INSTALL", ".CHANGELOG")
+# the dot files are small; a bomb among them is refused, not read
+META_LIMIT = 64 << 20
 
 
 @dataclass
@@ -27,7 +29,7 @@ class Unpacked:
     def info(self) -> dict[str, list[str]]:
         """.PKGINFO as key -> values ('depend' and the like repeat)."""
         out: dict[str, list[str]] = {}
-        for line in self.meta[".PKGINFO"].decode("utf-8", "replace").splitlines():
+        for line in as_text(self.meta[".PKGINFO"]).splitlines():
             if line.startswith("#") or " = " not in line:
                 continue
             key, _, value = line.partition(" = ")
@@ -48,6 +50,8 @@ class _Split:
             if len(parts) == 1 and parts[0].startswith("."):
                 # libalpm extracts no top-level dot file; these five describe the package
                 if parts[0] in META and m.isreg():
+                    if m.size > META_LIMIT:
+                        raise ValueError(f"a {parts[0]} larger than any package's")
                     f = self.tar.extractfile(m)
                     self.meta[parts[0]] = f.read() if f else b""
                 continue
@@ -64,6 +68,9 @@ def unpack(path: Path, writer: TreeWriter) -> Unpacked:
     result = Unpacked({})
 
     def note(rel: str, m: tarfile.TarInfo) -> None:
+        if "\n" in rel:
+            # the local database lists one name a line: this one would corrupt it
+            raise Unsafe(f"newline not allowed in a name: '{shown(rel)}'")
         if rel:
             result.files.append(rel + "/" if m.isdir() else rel)
 

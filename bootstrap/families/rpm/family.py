@@ -11,9 +11,12 @@ from typing import Optional, Sequence
 
 from bootstrap import accounts, reproducible
 from bootstrap.errors import die
-from bootstrap.families import Chosen, Family, Plan, Verdict, judge, unpacking
+from bootstrap.families import (Chosen, Described, Family, Plan, Verdict, digest_text, judge,
+                                 purl, unpacking)
 from bootstrap.families.rpm import header as rpmheader
 from bootstrap.families.rpm import payload, pubkey, repodata, rpmdb, scriptlets
+from bootstrap.families.rpm.depend import Dependency, Simple, holds
+from bootstrap.families.rpm.depend import parse as parse_dependency
 from bootstrap.families.rpm.repodata import RpmPackage
 from bootstrap.families.rpm.select import Pool, Selection, expand_groups, select
 from bootstrap.fetch import Fetcher, Mirror, NotFound, Wanted
@@ -26,6 +29,7 @@ from bootstrap.trust.openpgp import OpenPGP
 
 PAYLOADDIGEST = 5092
 NAME, VERSION, RELEASE, EPOCH = 1000, 1001, 1002, 1003
+COMPS = ("group_zst", "group_xz", "group_gz", "group")      # best first, as dnf reads them
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class Repo:
     name: str
     bases: list[str]                    # the repository's URL on each mirror, best first
     records: dict[str, repodata.Record]
+    repomd: str = ""                    # SHA-256 of the repomd.xml verified
 
 
 @dataclass
@@ -166,7 +171,7 @@ class RpmFamily(Family):
             records = repodata.parse_repomd(data, f"repodata/repomd.xml of {name}")
         except ValueError as e:
             die(str(e), file="repodata/repomd.xml", mirror=bases[0])
-        return Repo(name, bases, records)
+        return Repo(name, bases, records, hashlib.sha256(data).hexdigest())
 
     def _signed_repomd(self, fetcher: Fetcher, trust: OpenPGP, base: str) -> bytes:
         """repomd.xml from a base URL, with its .asc checked where there is one
@@ -213,7 +218,7 @@ class RpmFamily(Family):
         return packages
 
     def _comps(self, fetcher: Fetcher, repo: Repo) -> dict[str, repodata.Group]:
-        for kind in ("group_zst", "group_xz", "group_gz", "group"):
+        for kind in COMPS:
             path = self._metadata(fetcher, repo, kind)
             if path is None:
                 continue
@@ -267,6 +272,53 @@ class RpmFamily(Family):
                   for p in selection.packages]
         return RpmPlan(chosen, selection, index, {p.nevra: p for p in selection.packages})
 
+    def index_digests(self, index: RpmIndex) -> dict[str, str]:
+        """Each repository's repomd.xml (vouched for by the metalink or its .asc),
+        and the primary and comps it vouched for."""
+        out: dict[str, str] = {}
+        for repo in index.repos:
+            out[f"{repo.name}/repodata/repomd.xml"] = f"sha256:{repo.repomd}"
+            comps = next((k for k in COMPS if k in repo.records), None)
+            for kind in ("primary", comps):
+                if kind:
+                    record = repo.records[kind]
+                    out[f"{repo.name}/{record.href}"] = digest_text(record.digest)
+        return out
+
+    def describe(self, plan: RpmPlan) -> list[Described]:
+        """primary's records (the licence as the package states it, the source
+        rpm's name); each Requires met by the installed packages rpm's ordering
+        would take for it: providers by name, versioned provides and files (from
+        the headers where primary lists too few), for a rich dependency those of
+        the terms that hold."""
+        chosen = plan.selection.packages
+        files: dict[str, list[str]] = {}
+        for p in chosen:
+            checked = plan.headers.get(p.name)
+            for f in payload.file_infos(checked.header) if checked else ():
+                files.setdefault("/" + f.path, []).append(p.nevra)
+        pool = Pool(chosen, self.arch, lambda path: files.get(path, []))
+        distro = f"{self.recipe.name}-{self.releasever}"
+        out = []
+        for p in chosen:
+            met: set[str] = set()
+            for d in p.deps.get("requires", []):
+                if d.name.startswith("rpmlib("):
+                    continue
+                try:
+                    dep: Dependency = parse_dependency(d.name) if d.name.startswith("(") \
+                        else Simple.of(d.name, d.flags, d.epoch, d.ver, d.rel)
+                except ValueError:
+                    continue
+                met |= {q.name for term in _held_terms(dep, pool) for q in pool.providers(term)}
+            out.append(Described(
+                p.name, p.evr, p.arch,
+                purl("rpm", self.recipe.name, p.name, f"{p.version}-{p.release}",
+                     arch=p.arch, epoch=str(p.epoch) if p.epoch else "", distro=distro),
+                (p.license,) if p.license else (), digest_text(p.digest),
+                _source_name(p.sourcerpm) or p.name, tuple(sorted(met - {p.name}))))
+        return out
+
     def verify(self, plan: RpmPlan, archives: Sequence[Path], fetcher: Fetcher,
                trust: OpenPGP, jobs: int) -> None:
         """Each package's header signature by a release key, its header digest,
@@ -283,6 +335,10 @@ class RpmFamily(Family):
                 die(f"{pkg.wanted.relpath} from {mirror}: the package says it is "
                     f"{said[0]} {said[1]}, primary {pkg.name} {pkg.version}",
                     file=pkg.wanted.relpath, mirror=str(mirror))
+            with unpacking(pkg.wanted.relpath, plan.index.repos[0].bases[0]):
+                # a name no tree may hold ('..') is refused here, before describe()
+                # or unpack() read the file list
+                payload.file_infos(checked.header)
             plan.headers[pkg.name] = checked
             signers += [k for k in keys if k not in signers]
         certs = {c.fingerprint.upper(): c for path in trust.paths
@@ -389,6 +445,28 @@ class RpmFamily(Family):
         def check(path: Path) -> str:
             return ", ".join(check_package(path, trust, path.name, path.parent, False)[1])
         return [judge(path, lambda: check(path)) for path in files]
+
+
+def _held_terms(dep: Dependency, pool: Pool) -> list[Simple]:
+    """The simple terms of dep that the installed packages (pool) make hold and
+    that it needs: all of `and`/`with`, those of `or` that hold, the branch an
+    `if`/`unless` takes, the first of `without`."""
+    if isinstance(dep, Simple):
+        return [dep] if pool.providers(dep) else []
+    a = dep.args
+    if dep.op in ("and", "with", "or"):
+        return [t for x in a for t in _held_terms(x, pool)]
+    if dep.op == "without":
+        return _held_terms(a[0], pool)
+    if holds(a[1], lambda s: bool(pool.providers(s))) != (dep.op == "unless"):
+        return _held_terms(a[0], pool)
+    return _held_terms(a[2], pool) if len(a) > 2 else []
+
+
+def _source_name(srpm: str) -> str:
+    """The name of a source rpm from its file name (NAME-VERSION-RELEASE.src.rpm)."""
+    parts = srpm.rsplit("-", 2)
+    return parts[0] if len(parts) == 3 else ""
 
 
 def _paths(unpacked: Sequence[payload.Unpacked]) -> list[str]:

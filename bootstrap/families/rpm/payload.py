@@ -16,7 +16,7 @@ from bootstrap.archive import Bounded, decompressed
 from bootstrap.families.rpm import caps as capabilities
 from bootstrap.families.rpm.header import Header
 from bootstrap.ledger import BLOCK, CHAR, FIFO
-from bootstrap.treewriter import TreeWriter, clean_member
+from bootstrap.treewriter import TreeWriter, clean_member, shown
 
 # header tags of the file lists
 BASENAMES, DIRNAMES, DIRINDEXES = 1117, 1118, 1116
@@ -139,7 +139,7 @@ class _Checked(io.RawIOBase):
         data = self.src.read(len(b))
         if not data:
             if self.want and self.h.hexdigest() != self.want:
-                raise ValueError(f"/{self.path}: its content has {self.h.name.upper()} "
+                raise ValueError(f"/{shown(self.path)}: its content has {self.h.name.upper()} "
                                  f"{self.h.hexdigest()}, the header says {self.want}")
             return 0
         self.h.update(data)
@@ -169,7 +169,7 @@ def unpack(path: Path, start: int, h: Header, writer: TreeWriter, owners: Owners
             rel = clean_member(name)
             info = by_path.get(rel)
             if info is None or info.ghost:
-                raise ValueError(f"the payload holds /{rel}, which the header does not list")
+                raise ValueError(f"the payload holds /{shown(rel)}, which the header does not list")
             seen.add(rel)
             uid, gid = owners(info.user, info.group)
             mode, kind = info.mode & 0o7777, stat.S_IFMT(info.mode)
@@ -194,7 +194,7 @@ def unpack(path: Path, start: int, h: Header, writer: TreeWriter, owners: Owners
             elif kind == stat.S_IFIFO:
                 writer.node(rel, FIFO, mode, uid, gid)
             else:
-                raise ValueError(f"/{rel} is of a kind no package may hold")
+                raise ValueError(f"/{shown(rel)} is of a kind no package may hold")
             if info.caps:
                 entry = writer.ledger.get(rel)
                 if entry:
@@ -204,5 +204,5 @@ def unpack(path: Path, start: int, h: Header, writer: TreeWriter, owners: Owners
         raise ValueError("hardlinked files of the payload never got their data")
     missing = [f.path for f in infos if f.path not in seen and not f.ghost]
     if missing:
-        raise ValueError(f"the payload lacks /{missing[0]}, which the header lists")
+        raise ValueError(f"the payload lacks /{shown(missing[0])}, which the header lists")
     return result

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from bootstrap.archive import as_bytes
 from bootstrap.families.rpm.header import (BIN, CHAR, HEADER_MAGIC, INT16, INT32, INT64,
                                            STRING, STRING_ARRAY, Header, Package, read_header)
 from bootstrap.treewriter import TreeWriter
@@ -40,10 +41,9 @@ ALIGN = {INT16: 2, INT32: 4, INT64: 8}
 
 def _encode(kind: int, value: object) -> bytes:
     if kind in (STRING,):
-        return str(value).encode("utf-8", "surrogateescape") + b"\0"
+        return as_bytes(str(value)) + b"\0"
     if kind == STRING_ARRAY:
-        return b"".join(str(v).encode("utf-8", "surrogateescape") + b"\0"
-                        for v in value)  # type: ignore[union-attr]
+        return b"".join(as_bytes(str(v)) + b"\0" for v in value)  # type: ignore[union-attr]
     if kind == BIN:
         return bytes(value)  # type: ignore[arg-type]
     fmt = {CHAR: "B", INT16: "H", INT32: "I", INT64: "Q"}[kind]
@@ -159,4 +159,10 @@ def _add(db: sqlite3.Connection, blob: bytes, h: Header, extra: dict[int, object
     hnum = db.execute("INSERT INTO Packages (blob) VALUES (?)", (blob,)).lastrowid
     for table in INDEXES:
         for key, idx in _keys(h, table, extra):
-            db.execute(f"INSERT INTO '{table}' VALUES (?, ?, ?)", (key, hnum, idx))
+            if isinstance(key, str):
+                # rpm binds a key's bytes as text whatever they are (a file name
+                # need not be UTF-8): the same bytes, stored as TEXT
+                db.execute(f"INSERT INTO '{table}' VALUES (CAST(? AS TEXT), ?, ?)",
+                           (as_bytes(key), hnum, idx))
+            else:
+                db.execute(f"INSERT INTO '{table}' VALUES (?, ?, ?)", (key, hnum, idx))

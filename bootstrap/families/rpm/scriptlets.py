@@ -92,7 +92,8 @@ def fire(runner: TreeRunner, trig: Trigger, paths: Sequence[str]) -> None:
     stdin, one a line; rpm passes 0 as its one argument."""
     matched = matching(trig, paths)
     if matched:
-        run(runner, trig.script, ("0",), "".join(f"{m}\n" for m in matched).encode())
+        run(runner, trig.script, ("0",),
+            "".join(f"{m}\n" for m in matched).encode("utf-8", "surrogateescape"))
 
 
 def run(runner: TreeRunner, s: Script, args: Sequence[str] = ("1",),

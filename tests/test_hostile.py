@@ -1,0 +1,96 @@
+"""Hostile packages for every family (hostilerepos), built byte by byte, signed
+and indexed by each family's test mirror like any other package, so every
+check before unpacking passes and the attack reaches the tree writer and the
+steps after it. Each build ends in a tree or in one line naming the package,
+and a canary directory and file, writable by the building user and planted
+where an escape would land, are unchanged."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+import hostilerepos
+from hostilerepos import FAMILIES, attacks, host_side
+from refusal import refused
+
+_CORPUS = {**attacks(b"/canary"), **host_side(b"/canary")}
+CASES = [pytest.param(family, name, id=f"{family}-{name}")
+         for name, attack in sorted(_CORPUS.items()) for family in FAMILIES
+         if family in attack.only]
+# where the attack leaves an `escaped` file, which must be inside the tree
+LANDS_INSIDE = {"absolute-name", "symlink-out-then-through", "relative-symlink-up-then-through",
+                "symlink-planted-by-another-package"}
+
+
+def _canary(path: Path, uid: int, gid: int) -> dict[str, str]:
+    """A directory and a file the building user may write; what they hold."""
+    path.mkdir(parents=True)
+    (path / "file").write_bytes(b"canary\n")
+    for p in (path, path / "file"):
+        os.chown(p, uid, gid)
+    return _state(path)
+
+
+def _state(path: Path) -> dict[str, str]:
+    out = {}
+    for top, dirs, files in os.walk(path):
+        for name in sorted(dirs + files):
+            full = os.path.join(top, name)
+            st = os.lstat(full)
+            body = ""
+            if os.path.isfile(full) and not os.path.islink(full):
+                with open(full, "rb") as f:
+                    body = hashlib.sha256(f.read()).hexdigest()
+            out[full] = f"{st.st_mode:o} {st.st_size} {body}"
+    st = os.lstat(path)
+    out[str(path)] = f"{st.st_mode:o} {st.st_uid} {st.st_gid}"
+    return out
+
+
+def _outcome(user, proc, expected: str, filename: str) -> str:  # type: ignore[no-untyped-def]
+    """"safe" or "refused" (one line naming the package, nothing left behind)."""
+    if proc.returncode == 0 and expected in ("safe", "either"):
+        return "safe"
+    assert expected in ("refused", "either"), f"refused, not {expected}: {proc.stderr}"
+    refused(user, proc, filename, keep=("canary", "mirror-src"))
+    return "refused"
+
+
+@pytest.mark.parametrize("family,name", CASES)
+def test_hostile_package(family, name, as_user, signer, apk_key, serve_mirror, request):
+    canary = as_user.path("canary")         # beside the tree, the user's own
+    before = _canary(canary, as_user.uid, as_user.gid)
+    corpus = {**attacks(os.fsencode(canary)), **host_side(os.fsencode(canary))}
+    attack = corpus[name]
+    configure = family in attack.configure
+    debs = []
+    if configure and family == "deb":
+        # dpkg itself must be there to configure: the fixture's essential set
+        local_mirror = request.getfixturevalue("local_mirror")
+        debs = list(local_mirror.repo.debs.values())
+    published = hostilerepos.publish(family, attack.packages, as_user.path("mirror-src"),
+                                     signer, apk_key, debs)
+    server = serve_mirror(published.root)
+    tree = as_user.path("tree")
+    proc = as_user.run(*published.args(server.url), tree, "--cache", as_user.cache,
+                       "--include", ",".join(p.name for p in attack.packages),
+                       *([] if configure else ["--no-configure"]), timeout=600)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert _state(canary) == before, f"{name}: the canary changed"
+    outcome = _outcome(as_user, proc, attack.outcome(family),
+                       published.filenames.get(attack.culprit, ""))
+    if outcome == "safe" and name in LANDS_INSIDE:
+        # the write the package aimed outside lands inside the tree
+        inside = tree / os.fsdecode(os.fsencode(canary).lstrip(b"/")) / "escaped"
+        found = [os.path.join(top, "escaped") for top, _, files in os.walk(tree)
+                 if "escaped" in files]
+        assert found == [str(inside)] and inside.read_bytes() == b"x\n", found
+    if outcome == "safe" and name == "etc-symlink-out":
+        # rootstrap's own /etc/hostname went where the tree's /etc leads, inside it
+        seeded = tree / os.fsdecode(os.fsencode(canary).lstrip(b"/")) / "hostname"
+        assert seeded.read_text().strip(), seeded
+    if name == "decompression-bomb":
+        assert outcome == "refused" and "expand" in proc.stderr, proc.stderr
