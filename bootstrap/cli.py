@@ -229,12 +229,16 @@ def _build(argv: list[str]) -> int:
 
 
 def _terminate(signum: int, frame: object) -> None:
+    # once: a second Ctrl-C (or runuser's SIGTERM after it) must not cut the cleanup short
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
     as_json = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
     try:
         if args[:1] == ["list"]:

@@ -6,6 +6,7 @@ caller's (each family says what, see Family.run_setup)."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,9 @@ def run(target: Path, argv: Sequence[str], mode: str = "auto",
            "PATH": path, **setup.env}
     if account:
         env.update(HOME=account.home, USER=account.name, LOGNAME=account.name)
+    # the command owns the terminal: Ctrl-C is its to handle (as a shell waits for a
+    # foreground job), and a handler, unlike SIG_IGN, is not inherited across exec
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
     try:
         # in a single-id namespace chown to other ids cannot happen; let tools go on
         sandbox.run(tree, [command], env, interactive=True,

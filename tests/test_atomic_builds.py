@@ -170,3 +170,24 @@ def test_force_replaces_every_kind_of_output(as_user, local_mirror, fmt, made):
     else:
         assert out.is_file() and out.stat().st_size > 0
     assert _staging(as_user, out.name) == []
+
+
+def test_ctrl_c_while_a_command_runs_in_the_tree_ends_it_too(as_user, local_mirror):
+    target = as_user.path("tree")
+    proc = _start(as_user, _args(as_user, local_mirror, target, "--run-in", "sleep 4242"))
+
+    def sleeping() -> list[str]:
+        return subprocess.run(["pgrep", "-u", as_user.name, "-f", "^sleep 4242"],
+                              stdout=subprocess.PIPE, text=True).stdout.split()
+    _wait_for(lambda: sleeping() or proc.poll() is not None)
+    assert proc.poll() is None, proc.communicate()
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], stdout=subprocess.PIPE,
+                              text=True).stdout.split()
+    for pid in children:
+        os.kill(int(pid), signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == [\
+        "rootstrap: error: interrupted; nothing was left behind"], err
+    _wait_for(lambda: not sleeping(), timeout=10)
+    assert not os.path.lexists(target) and _staging(as_user, "tree") == []

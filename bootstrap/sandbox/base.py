@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import socket
 import subprocess
 import sys
@@ -60,9 +61,12 @@ class Sandbox:
         os.setresuid(uid, uid, uid)
 
     # -- running Python inside -------------------------------------------------
-    def call(self, fn: Callable[[], Any]) -> Any:
+    def call(self, fn: Callable[[], Any], own_group: bool = False) -> Any:
         """Run fn as (fake) root inside the backend's namespaces, not chrooted; return
-        its result. An exception in fn comes back as RuntimeError with its text."""
+        its result. An exception in fn comes back as RuntimeError with its text.
+        own_group: fn runs in a process group of its own, so that everything it
+        starts is killed with it if the build is interrupted (not for a command at
+        a terminal, which must stay in the terminal's foreground group)."""
         sys.stdout.flush()
         sys.stderr.flush()
         ready_r, ready_w = os.pipe()
@@ -73,6 +77,8 @@ class Sandbox:
         if pid == 0:
             code = 0
             try:
+                if own_group:
+                    os.setpgid(0, 0)
                 os.close(ready_r)
                 os.close(go_w)
                 self._enter()
@@ -91,6 +97,11 @@ class Sandbox:
             os._exit(code)
         os.close(ready_w)
         os.close(go_r)
+        if own_group:
+            try:
+                os.setpgid(pid, pid)       # as the child does: whichever comes first
+            except OSError:
+                pass
         try:
             if os.read(ready_r, 1) == b"u":
                 try:
@@ -103,6 +114,9 @@ class Sandbox:
                     raise RuntimeError(f"cannot map ids for the user namespace: {e} "
                                        f"{detail.decode(errors='replace').strip()}") from None
             _, status = os.waitpid(pid, 0)
+        except BaseException:
+            _end(pid, own_group)           # interrupted: nothing it started outlives it
+            raise
         finally:
             os.close(ready_r)
             os.close(go_w)
@@ -160,9 +174,27 @@ class Sandbox:
                 self._become_user(*user)
             return _run_all(commands, env, log, interactive, input)
 
-        failed = self.call(inside)
+        failed = self.call(inside, own_group=not interactive)
         if failed:
             raise CommandFailed(*failed)
+
+
+def _end(pid: int, group: bool) -> None:
+    """Kill a sandbox child (and its process group) and reap it."""
+    try:
+        if group:
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    except OSError:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
 SCRATCH = "run/rootstrap"
