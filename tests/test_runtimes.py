@@ -474,3 +474,30 @@ def test_run_refuses_a_tag_the_layout_does_not_hold(as_user, local_mirror):
     _debian(as_user, local_mirror, tree)
     proc = as_user.run("run", "--tag", "one", tree, "--", "true")
     _refused(as_user, proc, "not one")
+
+
+@pytest.mark.parametrize("distro", ["alpine", "fedora"])
+def test_runc_starts_the_alpine_and_fedora_bundles(mapped_user, request, distro):
+    _need("runc", "umoci")
+    mirror = request.getfixturevalue(f"{distro}_mirror")
+    bundle, layout, tarball = (mapped_user.path(f"{distro}-{n}")
+                               for n in ("bundle", "image", "t.tar"))
+    for target, extra in ((bundle, ["--format", "bundle"]),
+                          (layout, ["--format", "oci", "--tag", "fixture"]), (tarball, [])):
+        # one epoch: the two builds compared below write the same bytes
+        mapped_user.run(distro, target, *mirror.args(), "--cache", mapped_user.cache, *extra,
+                        env={"SOURCE_DATE_EPOCH": "1700000000"}, check=True)
+    _with_args(bundle, ["/bin/sh", "-c", SHOW])
+    proc = _runtime(mapped_user, "runc", bundle, f"{distro}-runc")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert f"ID={distro}" in lines and lines[-1] == "0"
+    unpacked = mapped_user.path(f"{distro}-unpacked")
+    said = mapped_user.exec("umoci", "unpack", "--rootless", "--image", f"{layout}:fixture",
+                            unpacked, check=True)
+    ours = tar_manifest(tarball)
+    theirs = umoci_manifest(unpacked / "rootfs", (mapped_user.uid, mapped_user.gid))
+    nodes = {p for p, v in ours.items() if v[0] in ("char", "block")}
+    assert set(ours) == set(theirs)
+    differ = [p for p in umoci_differs(ours, theirs, said.stderr) if p not in nodes]
+    assert differ == [], "\n".join(f"{p}: tar {ours[p]}, umoci {theirs[p]}" for p in differ)
