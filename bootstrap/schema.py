@@ -12,7 +12,7 @@ from typing import Any, NoReturn, Optional, Sequence, TypeVar, Union
 
 import yaml
 
-from bootstrap.errors import die
+from bootstrap.errors import die, suggest
 
 T = TypeVar("T")
 
@@ -149,7 +149,8 @@ def fill(cls: type[T], section: Section, label: str,
     for key in section:
         if key not in fields and key not in ignore:
             known = ", ".join(sorted(set(fields) | set(ignore))) or "none"
-            _fail(section, key, f"unknown key '{key}' in {label} (known: {known})")
+            _fail(section, key, f"unknown key '{key}' in {label} (known: {known})"
+                  + suggest(str(key), [*fields, *ignore]))
     values = {}
     for name, f in fields.items():
         if name in section:

@@ -57,7 +57,7 @@ def test_generic_and_family_keys_land_in_their_places(tmp_path: Path):
 
 
 @pytest.mark.parametrize("change, where, words", [
-    (("components:", "compnents:"), 4, "unknown key 'compnents' in the recipe"),
+    (("components:", "compnents:"), 4, "did you mean 'components'"),
     (("    merged_usr: true", "    merged-usr: true"), 9, "unknown key 'merged-usr' in "
                                                           "releases.one"),
     (("{essential: true,", "{esential: true,"), 14, "unknown key 'esential' in variants.base"),
