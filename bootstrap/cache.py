@@ -212,13 +212,17 @@ class Cache:
     def store_derived(self, digest: Digest, kind: str, data: bytes) -> None:
         path = self._derived_path(digest, kind)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            self._dir(path.parent.parent.parent.parent)     # derived/, the group's
+            path.parent.mkdir(parents=True, exist_ok=True)  # this user's own, below it
             write_atomic(path, data, 0o644)
         except OSError:
             pass                    # only a warm build's shortcut: do without
 
-    def _derived_path(self, digest: Digest, kind: str) -> Path:
-        return self.root / "derived" / kind / digest.algorithm / digest.value
+    def _derived_path(self, digest: Digest, kind: str, uid: Optional[int] = None) -> Path:
+        """Each user's own: in a cache a group shares, one member's parse is never
+        another's to trust, nor to replace."""
+        return self.root / "derived" / str(os.getuid() if uid is None else uid) / kind / \
+            digest.algorithm / digest.value
 
     def _pin(self, fd: int) -> Path:
         """Pinned: the path returned names a descriptor the object was hashed through
@@ -393,8 +397,13 @@ class Cache:
             s.path.unlink(missing_ok=True)
             digest = Digest(s.algorithm, s.value)
             self._signature_path(digest).unlink(missing_ok=True)
-            for kind in (self.root / "derived").glob("*"):
-                self._derived_path(digest, kind.name).unlink(missing_ok=True)
+            for kind in (self.root / "derived").glob("*/*"):
+                try:
+                    if kind.parent.name.isdigit():
+                        self._derived_path(digest, kind.name, int(kind.parent.name)).unlink(
+                            missing_ok=True)
+                except OSError:
+                    pass                        # another member's: theirs to remove
         leftovers = [p for p in (self.root / "objects").glob("*/??/*")
                      if p.name.endswith(".partial") or p.name.startswith(".tmp-")]
         for path in leftovers + list((self.root / "index").glob("*")):

@@ -149,6 +149,7 @@ def test_a_parsed_primary_kept_in_the_cache_is_the_parse(tmp_path):
     cache.store_derived(digest, "rpm-primary", kept)
     assert cache.derived(digest, "rpm-primary") == kept
     # one a group or others could have written is not taken
-    path = tmp_path / "cache" / "derived" / "rpm-primary" / "sha256" / digest.value
+    path = (tmp_path / "cache" / "derived" / str(os.getuid()) / "rpm-primary" / "sha256"
+            / digest.value)
     path.chmod(0o664)
     assert cache.derived(digest, "rpm-primary") is None
