@@ -6,7 +6,6 @@ the one tar writer every output is made from (tarballs, OCI layers, squashfs)
 and the names of the outputs."""
 from __future__ import annotations
 
-import gzip
 import lzma
 import os
 import stat
@@ -17,6 +16,7 @@ from typing import BinaryIO, Optional
 import zstandard
 
 from bootstrap.atomic import AtomicFile
+from bootstrap.pgzip import GzipWriter
 from bootstrap.errors import die
 from bootstrap.ledger import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK, Ledger
 from bootstrap.ownership import walk
@@ -49,17 +49,20 @@ _COMPRESSION = {"tar": "", "tar.gz": "gzip", "tar.xz": "xz", "tar.zst": "zstd"}
 
 class Compressed:
     """A write-only compressing stream over a raw one, closed in order; the same
-    input gives the same bytes (gzip without name or time, zstd single-threaded)."""
+    input gives the same bytes (gzip without name or time; gzip and zstd on every
+    core, their bytes the same whatever the number of threads)."""
 
     def __init__(self, raw: BinaryIO, kind: str) -> None:
         self.raw = raw
         if kind == "gzip":
-            self.stream: BinaryIO = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6,
-                                                  mtime=0, filename="")
+            self.stream: BinaryIO = GzipWriter(raw, 6)   # type: ignore[assignment]
         elif kind == "xz":
             self.stream = lzma.LZMAFile(raw, "wb", preset=6)
         elif kind == "zstd":
-            self.stream = zstandard.ZstdCompressor(level=10).stream_writer(raw, closefd=False)
+            # on every core: zstd's output does not depend on how many threads
+            # work, once there is one (threads=0 is another, single-threaded format)
+            self.stream = zstandard.ZstdCompressor(
+                level=10, threads=os.cpu_count() or 1).stream_writer(raw, closefd=False)
         else:
             self.stream = raw
 

@@ -14,69 +14,109 @@ from bootstrap.cache import Cache
 from bootstrap.digest import Digest
 from bootstrap.families.deb.packages import DebPackage, _Raw, parse_packages
 
-FORMAT = "rootstrap-deb-packages-1"
+FORMAT = "rootstrap-deb-packages-2"
 RELATIONS = ("_depends", "_pre_depends", "_provides", "_conflicts", "_breaks")
 PLAIN = ("name", "version", "architecture", "multi_arch", "essential", "priority",
-         "filename", "size", "sha256", "protected", "source", "stanza")
+         "filename", "size", "sha256", "protected", "source")
+
+
+class Stanzas:
+    """The index's stanzas, kept compressed and decompressed the first time one
+    is read (only breaking a tie between providers reads them): most of what
+    a parsed index holds is its text, which a build rarely needs."""
+
+    def __init__(self, compressed: bytes) -> None:
+        self.compressed: Optional[bytes] = compressed
+        self.text = b""
+
+    def get(self, start: int, end: int) -> str:
+        if self.compressed is not None:
+            self.text = zstandard.ZstdDecompressor().decompress(self.compressed)
+            self.compressed = None
+        return self.text[start:end].decode("utf-8", "surrogatepass")
+
+
+class KeptPackage(DebPackage):
+    """A package read back from a kept parse: the same fields, the stanza read
+    when asked for."""
+
+    @property  # type: ignore[override]
+    def stanza(self) -> str:
+        d = self.__dict__
+        return d["_stanzas"].get(d["_start"], d["_end"])
 
 
 def packages(cache: Cache, digest: Digest, native_arch: str,
              text: Callable[[], str]) -> list[DebPackage]:
     """The index's packages: kept from an earlier parse of the file digest names,
     else parsed from text() (its decompressed content) and kept."""
-    kind = f"deb-packages-{native_arch}"
-    kept = cache.derived(digest, kind)
-    loaded = load(kept, native_arch) if kept else None
+    kinds = (f"deb-packages-{native_arch}", f"deb-stanzas-{native_arch}")
+    kept = [cache.derived(digest, kind) for kind in kinds]
+    loaded = load(kept[0], kept[1], native_arch) if kept[0] and kept[1] else None
     if loaded is not None:
         return loaded
     parsed = parse_packages(text(), native_arch)
-    data = dump(parsed)
-    if data is not None:
-        cache.store_derived(digest, kind, data)
+    dumped = dump(parsed)
+    if dumped is not None:
+        for kind, data in zip(kinds, dumped):
+            cache.store_derived(digest, kind, data)
     return parsed
 
 
-def dump(parsed: list[DebPackage]) -> Optional[bytes]:
-    """The packages as rows of their fields, relations as the index wrote them
-    (parsed on first read, as parse_packages leaves them); None when one has
-    been read already and so can no longer be written as text."""
-    rows = []
+def dump(parsed: list[DebPackage]) -> Optional[tuple[bytes, bytes]]:
+    """The packages' fields, a column each, relations as the index wrote them
+    (parsed on first read, as parse_packages leaves them), and their stanzas
+    apart; None when a relation has been read already and so can no longer be
+    written as text."""
+    columns: list[list[object]] = [[] for _ in PLAIN + RELATIONS]
+    ends: list[int] = []
+    stanzas = bytearray()
     for p in parsed:
         d = p.__dict__
-        rels = []
-        for key in RELATIONS:
+        for column, key in zip(columns, PLAIN):
+            column.append(d[key])
+        for column, key in zip(columns[len(PLAIN):], RELATIONS):
             value = d[key]
             if isinstance(value, _Raw):
-                rels.append(value.text)
+                column.append(value.text)
             elif value == []:
-                rels.append("")
+                column.append("")
             else:
                 return None
-        rows.append([d[k] for k in PLAIN] + rels)
-    text = json.dumps({"format": FORMAT, "packages": rows}, separators=(",", ":"),
-                      ensure_ascii=False)
-    return zstandard.ZstdCompressor(level=3).compress(text.encode("utf-8", "surrogatepass"))
+        stanzas += p.stanza.encode("utf-8", "surrogatepass")
+        ends.append(len(stanzas))
+    text = json.dumps({"format": FORMAT, "columns": columns, "ends": ends},
+                      separators=(",", ":"), ensure_ascii=False)
+    z = zstandard.ZstdCompressor(level=3)
+    return z.compress(text.encode("utf-8", "surrogatepass")), z.compress(bytes(stanzas))
 
 
 _NEW = object.__new__
 
 
-def load(data: bytes, native_arch: str) -> Optional[list[DebPackage]]:
+def load(data: bytes, stanzas: bytes, native_arch: str) -> Optional[list[DebPackage]]:
     """The packages dump() kept, or None if data is not such a dump."""
     try:
         doc = json.loads(zstandard.ZstdDecompressor().decompress(data)
                          .decode("utf-8", "surrogatepass"))
         if doc.get("format") != FORMAT:
             return None
-        out = []
+        columns, ends = doc["columns"], doc["ends"]
+        if len(columns) != len(PLAIN) + len(RELATIONS) or \
+                any(len(c) != len(ends) for c in columns):
+            return None
+        del doc
+        shared = Stanzas(stanzas)
         width = len(PLAIN)
-        for row in doc["packages"]:
-            pkg = _NEW(DebPackage)
+        out: list[DebPackage] = []
+        start = 0
+        for row, end in zip(zip(*columns), ends):
             d = dict(zip(PLAIN, row))
-            for key, text in zip(RELATIONS, row[width:]):
-                d[key] = _Raw(text, native_arch) if text else []
-            if len(d) != width + len(RELATIONS):
-                return None
+            for key, rel in zip(RELATIONS, row[width:]):
+                d[key] = _Raw(rel, native_arch) if rel else []
+            d["_stanzas"], d["_start"], d["_end"] = shared, start, end
+            start = end
+            pkg = _NEW(KeptPackage)
             pkg.__dict__ = d
             out.append(pkg)
         return out

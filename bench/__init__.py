@@ -1,0 +1,20 @@
+"""rootstrap's benchmark harness: rootstrap and the peer tool on the same work,
+in one run, alternating, several repetitions.
+
+    python -m bench debian-minbase debian-apt arch modes [--runs 3] [--cache both]
+
+For each comparison it prints the median, min and max seconds and the peak RSS
+(largest single process of the tree, from GNU time) of each contestant, the ratio
+rootstrap/peer, rootstrap's phases (from its --json) and a floor line: what the
+machine needs for the same work with native tools alone. Run it as root: it
+makes the unprivileged users it runs rootstrap and mmdebstrap as (rs-bench, with
+a subordinate id range, and rs-bench-single), runs pacman as root, and installs
+this checkout into a virtual environment those users can run (in --state).
+
+Workloads:
+  debian-minbase, debian-apt   vs mmdebstrap --mode=unshare, cold and warm
+                               (bench/debian.py)
+  arch                         the Arch test fixture vs pacman as root and under
+                               fakeroot (bench/arch.py)
+  modes                        userns-full vs userns-single vs ptrace (bench/modes.py)
+"""

@@ -1,0 +1,47 @@
+"""The benchmark harness runs end to end on the Arch fixture (one run, no bulk
+packages: a smoke test, not a measurement) and prints what it promises: each
+contestant's times and peak memory, the ratios, rootstrap's phases and the
+floor line."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+import archmirror
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the harness runs pacman as root and "
+                    "rootstrap as users it makes")
+def test_harness_prints_times_ratios_phases_and_floor_for_the_arch_fixture() -> None:
+    missing = archmirror.missing_tools()
+    assert not missing, f"building the fixture needs: {', '.join(missing)}"
+    state = Path(tempfile.mkdtemp(prefix="rs-bench-test-"))
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench", "arch", "--runs", "1", "--bulk", "0",
+             "--state", str(state)], cwd=CHECKOUT, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, timeout=900)
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    number = r"\d+\.\d\d"
+    for who in ("rootstrap", r"pacman \(root\)", r"pacman \(fakeroot\)",
+                "floor: decompress\\+write alone"):
+        assert re.search(rf"^  {who} +{number} +{number} +{number} +\d+ MB", out, re.M) or \
+            (who.startswith("floor") and re.search(rf"^  {who} +{number}", out, re.M)), out
+    assert re.search(rf"^  ratio rootstrap/pacman \(root\): {number}$", out, re.M), out
+    assert re.search(rf"^  ratio rootstrap/pacman \(fakeroot\): {number}$", out, re.M), out
+    assert re.search(rf"^  ratio rootstrap/\(floor: decompress\+write alone \+ configure "
+                     rf"{number}\): {number}$", out, re.M), out
+    phases = re.search(r"^  rootstrap phases \(median s\): (.*)$", out, re.M)
+    assert phases and {"index", "unpack", "configure"} <= set(phases.group(1).split()[::2]), out
