@@ -1,6 +1,6 @@
 """The runtimes on a Debian tree from the real mirror (bookworm minbase, configured,
 built once as a directory by an unprivileged user with a subordinate range and
-exported to every format): runc starts the bundle, bwrap the directory, skopeo
+exported to every format): runc and crun start the bundle, bwrap the directory, skopeo
 and umoci read the image and unpack it to what the tarball holds, unsquashfs
 lists the tarball's owners and modes."""
 from __future__ import annotations
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.network
 
 
 def test_a_real_debian_tree_in_every_runtime(mapped_user):
-    _need("runc", "bwrap", "skopeo", "umoci", "unsquashfs")
+    _need("runc", "crun", "bwrap", "skopeo", "umoci", "unsquashfs")
     tree = mapped_user.path("bookworm")
     mapped_user.run("debian", tree, "--release", "bookworm", "--variant", "minbase",
                     "--mirror", MIRROR, "--cache", mapped_user.shared_cache, check=True,
@@ -33,11 +33,12 @@ def test_a_real_debian_tree_in_every_runtime(mapped_user):
     bundle = mapped_user.path("bundle")
     _with_args(bundle, ["/bin/sh", "-c", "cat /etc/os-release; id -u; "
                         "stat -c '%u %g' /etc/shadow; apt-get --version | head -1"])
-    proc = _runtime(mapped_user, "runc", bundle, "bookworm-runc")
-    assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.splitlines()
-    assert 'VERSION_CODENAME=bookworm' in lines and lines[-3] == "0"
-    assert lines[-2] == "0 42" and lines[-1].startswith("apt ")
+    for runtime in ("runc", "crun"):
+        proc = _runtime(mapped_user, runtime, bundle, f"bookworm-{runtime}")
+        assert proc.returncode == 0, proc.stderr
+        lines = proc.stdout.splitlines()
+        assert 'VERSION_CODENAME=bookworm' in lines and lines[-3] == "0"
+        assert lines[-2] == "0 42" and lines[-1].startswith("apt ")
 
     walked = mapped_user.exec("bwrap", "--bind", tree, "/", "--proc", "/proc", "--dev", "/dev",
                               "/bin/sh", "-c", "dpkg-query -W -f '${Package}\\n' | wc -l")
