@@ -57,6 +57,10 @@ def test_list_shows_the_recipes(user):
     (["debian", "TARGET", "--variant", "nosuchvariant"], "nosuchvariant"),
 ], ids=["distro", "release", "variant"])
 def test_unknown_names(user, local_mirror, args, mention):
+    _refused_by_name(user, local_mirror, args, mention)
+
+
+def _refused_by_name(user, local_mirror, args: list[str], mention: str) -> None:
     # A mirror and keyring are given so that no error could come from the network.
     args = [str(user.path("tree")) if a == "TARGET" else a for a in args]
     extra = ["--mirror", local_mirror.url, "--keyring", str(local_mirror.keyring)]
@@ -75,13 +79,7 @@ def test_unknown_names(user, local_mirror, args, mention):
     (["debian", "TARGET", "--include", "tinysj", "--no-configure"], "did you mean 'tinysh'?"),
 ], ids=["distro", "release", "variant", "arch", "package"])
 def test_a_near_miss_is_answered_with_the_nearest_names(as_user, local_mirror, args, mention):
-    args = [str(as_user.path("tree")) if a == "TARGET" else a for a in args]
-    extra = ["--mirror", local_mirror.url, "--keyring", str(local_mirror.keyring)]
-    if "--release" not in args:
-        extra += ["--release", local_mirror.codename]
-    before = _entries(as_user)
-    proc = as_user.run(*args, *extra, "--cache", as_user.cache)
-    assert_user_error(proc, as_user, before, mention)
+    _refused_by_name(as_user, local_mirror, args, mention)
 
 
 def test_unknown_package(user, local_mirror):
