@@ -19,6 +19,8 @@ import archmirror
 CHECKOUT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.skipif(os.environ.get("ROOTSTRAP_BENCH") != "1",
+                    reason="a bench run (90 s): ROOTSTRAP_BENCH=1 runs it")
 @pytest.mark.skipif(os.geteuid() != 0, reason="the harness runs pacman as root and "
                     "rootstrap as users it makes")
 def test_harness_prints_times_ratios_phases_and_floor_for_the_arch_fixture() -> None:

@@ -17,9 +17,17 @@ from hostilerepos import FAMILIES, attacks, host_side
 from refusal import refused
 
 _CORPUS = {**attacks(b"/canary"), **host_side(b"/canary")}
+# CI's budget: every attack against the first family, and against the others those
+# whose handling is each family's own (paths, links, nodes, the host-side steps);
+# ROOTSTRAP_HOSTILE=all runs every attack against every family
+CORE = {"dotdot", "absolute-name", "symlink-out-then-through",
+        "symlink-planted-by-another-package", "hardlink-out", "directory-replaced-by-symlink",
+        "device-and-fifo", "decompression-bomb", "lying-size-shorter", "etc-symlink-out",
+        "usr-sbin-symlink-out", "seeded-files-symlink-out"}
+_ALL = os.environ.get("ROOTSTRAP_HOSTILE") == "all"
 CASES = [pytest.param(family, name, id=f"{family}-{name}")
          for name, attack in sorted(_CORPUS.items()) for family in FAMILIES
-         if family in attack.only]
+         if family in attack.only and (_ALL or family == FAMILIES[0] or name in CORE)]
 # where the attack leaves an `escaped` file, which must be inside the tree
 LANDS_INSIDE = {"absolute-name", "symlink-out-then-through", "relative-symlink-up-then-through",
                 "symlink-planted-by-another-package"}
