@@ -75,6 +75,9 @@ GZIP = b"\x1f\x8b"
 BZIP2 = b"BZh"
 
 # what a damaged archive raises on its way through the decompressors and tarfile
+# zstd's largest window: what `--ultra -22` writes (makepkg's default is -20: 64 MiB);
+# a frame that asks for more (a bomb declaring its whole size) is refused, not allocated
+ZSTD_WINDOW = 1 << 27
 DAMAGED = (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError)
 
 
@@ -137,8 +140,7 @@ def decompressed(stream: BinaryIO) -> BinaryIO:
     head = buffered.peek(6)[:6]
     out: BinaryIO
     if head.startswith(ZSTD):
-        # makepkg compresses with --ultra levels, whose windows exceed the default limit
-        decompressor = zstandard.ZstdDecompressor(max_window_size=1 << 31)
+        decompressor = zstandard.ZstdDecompressor(max_window_size=ZSTD_WINDOW)
         out = decompressor.stream_reader(buffered,  # type: ignore[assignment]
                                          read_across_frames=True)
     elif head.startswith(XZ):
