@@ -65,6 +65,18 @@ def _start(user, argv) -> subprocess.Popen:
                             text=True, start_new_session=True)
 
 
+def _interrupt(proc: subprocess.Popen) -> None:
+    """SIGINT to rootstrap, as Ctrl-C sends it: as root the tests start it under
+    runuser (rootstrap is runuser's child), else it is the process itself."""
+    pids = [int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid)],
+                                           stdout=subprocess.PIPE, text=True).stdout.split()]
+    if os.geteuid() != 0:
+        pids = [proc.pid]
+    assert pids
+    for pid in pids:
+        os.kill(pid, signal.SIGINT)
+
+
 def _wait_for(what, timeout: float = 60) -> None:
     end = time.monotonic() + timeout
     while not what():
@@ -113,12 +125,7 @@ def test_ctrl_c_ends_every_process_and_leaves_nothing(as_user, local_mirror):
         _wait_for(lambda: _staging(as_user, "tree") or proc.poll() is not None)
         _wait_for(lambda: len(_objects(as_user.cache)) >= 1 or proc.poll() is not None)
         assert proc.poll() is None, proc.communicate()
-        # the terminal sends SIGINT to the foreground group: rootstrap is runuser's child
-        children = subprocess.run(["pgrep", "-P", str(proc.pid)], stdout=subprocess.PIPE,
-                                  text=True).stdout.split()
-        assert children
-        for pid in children:
-            os.kill(int(pid), signal.SIGINT)
+        _interrupt(proc)
         out, err = proc.communicate(timeout=60)
     finally:
         local_mirror.server.delay = 0.0
@@ -181,10 +188,7 @@ def test_ctrl_c_while_a_command_runs_in_the_tree_ends_it_too(as_user, local_mirr
                               stdout=subprocess.PIPE, text=True).stdout.split()
     _wait_for(lambda: sleeping() or proc.poll() is not None)
     assert proc.poll() is None, proc.communicate()
-    children = subprocess.run(["pgrep", "-P", str(proc.pid)], stdout=subprocess.PIPE,
-                              text=True).stdout.split()
-    for pid in children:
-        os.kill(int(pid), signal.SIGINT)
+    _interrupt(proc)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert err.strip().splitlines() == [\
