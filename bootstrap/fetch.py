@@ -325,7 +325,10 @@ class Fetcher:
                     counted = 0
                     if have and attempt + 1 < BODY_ATTEMPTS:
                         continue       # joined to bytes kept from before: once whole
-                    die(f"{want.relpath} from {mirror}: {want.digest.label} {e.got} does not "
+                    # a redirect names the host the bytes came from, not only the mirror asked
+                    where = f"{mirror} (redirected to {response.url})" if response.history \
+                        else str(mirror)
+                    die(f"{want.relpath} from {where}: {want.digest.label} {e.got} does not "
                         f"match {want.digest.value} promised by the signed index",
                         file=want.relpath, mirror=str(mirror))
         die(f"cannot fetch {want.relpath}: " + "; ".join(errors), file=want.relpath,

@@ -202,8 +202,8 @@ def test_a_redirect_to_a_host_with_other_bytes_is_refused_by_the_digest_chain(
 
     local_mirror.server.redirects[rel] = evil.url + rel
     proc = as_user.run("debian", as_user.path("tree"), *args, "--cache", as_user.cache)
-    refused(as_user, proc, deb.name, local_mirror.url, "SHA256",
-            keep=("first",))
+    refused(as_user, proc, deb.name, local_mirror.url, f"redirected to {evil.url}{rel}",
+            "SHA256", keep=("first",))
     assert evil.requests and evil.requests[0] == rel
     assert _holding(as_user.cache, (other / rel.lstrip("/")).read_bytes()) == []
     assert not [p for p in (as_user.cache / "objects").rglob("*") if p.is_file()
