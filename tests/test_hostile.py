@@ -143,3 +143,14 @@ def test_a_bomb_is_refused_with_memory_flat(kind, tmp_path):
     said, peak = proc.stdout.splitlines()
     assert said.startswith("refused:"), said
     assert int(peak) < 128, f"{peak} MiB to read {kind}"
+
+
+def test_an_apk_index_larger_than_any_repository_s_is_refused_before_it_is_read():
+    """An APKINDEX member that says it holds 1 GiB (community's holds about
+    10 MiB) is refused by its header, before a byte of it is held in memory."""
+    import gzip
+    from bootstrap.families.apk import index
+    from rawarchive import tar_header
+    content = gzip.compress(tar_header(b"APKINDEX", size=1 << 30) + b"P:x\n" * 128, mtime=0)
+    with pytest.raises(ValueError, match="its APKINDEX is 1073741824 bytes"):
+        index.parse(content, "main", "", 0, "v3.16/main")

@@ -5,15 +5,20 @@ end, and is checked before anything is read from them."""
 from __future__ import annotations
 
 import io
-import tarfile
 from dataclasses import dataclass, field
 from typing import Optional
 
+from bootstrap.archive import DAMAGED, Bomb, open_tar
 from bootstrap.digest import Digest
 from bootstrap.families.apk import gzmembers
 from bootstrap.families.apk.depend import Dep, Provide, parse_list
 from bootstrap.families.apk.signed import adb_schema, from_q1, signatures
 from bootstrap.trust.rsa import RsaKeys
+
+# community's APKINDEX is about 10 MiB; one this large is an attack or damage
+INDEX_LIMIT = 64 << 20
+# the signature part holds a key name and a signature or two
+SIGNATURE_LIMIT = 1 << 20
 
 # the fields of an index record in the order apk-tools writes them
 ORDER = "CPVASITULomtckDpi"
@@ -45,7 +50,6 @@ class ApkPackage:
     @property
     def filename(self) -> str:
         return f"{self.name}-{self.version}.apk"
-
     def __str__(self) -> str:
         return f"{self.name}-{self.version}"
 
@@ -69,7 +73,7 @@ def verify(data: bytes, trust: RsaKeys, what: str, mirror: object) -> tuple[byte
             "the v2 APKINDEX.tar.gz every Alpine branch publishes", file=what,
             mirror=str(mirror))
     try:
-        first = next(gzmembers.members(io.BytesIO(data), 1))
+        first = next(gzmembers.members(io.BytesIO(data), 1, SIGNATURE_LIMIT))
     except (ValueError, StopIteration) as e:
         die(f"{what} from {mirror}: not a gzip-compressed index ({e})", file=what,
             mirror=str(mirror))
@@ -91,13 +95,19 @@ def verify(data: bytes, trust: RsaKeys, what: str, mirror: object) -> tuple[byte
 def parse(content: bytes, repo: str, tag: str, order: int, what: str) -> Index:
     """The records of a verified index's content. ValueError if it is not one."""
     try:
-        with tarfile.open(fileobj=io.BytesIO(content), mode="r:gz") as tar:
+        # through open_tar: the gzip stream's expansion is bounded like a package's
+        with open_tar(io.BytesIO(content)) as tar:
             texts = {}
             for m in tar:
                 if m.isreg() and m.name in ("APKINDEX", "DESCRIPTION"):
+                    if m.size > INDEX_LIMIT:
+                        raise ValueError(f"{what}: its {m.name} is {m.size} bytes; no "
+                                         f"repository's is near {INDEX_LIMIT >> 20} MiB")
                     f = tar.extractfile(m)
                     texts[m.name] = f.read() if f else b""
-    except (tarfile.TarError, EOFError, OSError) as e:
+    except Bomb as e:
+        raise ValueError(f"{what}: {e}") from None
+    except (*DAMAGED, OSError) as e:
         raise ValueError(f"{what}: not a readable index ({e})") from None
     if "APKINDEX" not in texts:
         raise ValueError(f"{what}: no APKINDEX in it")
