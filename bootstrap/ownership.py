@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from bootstrap.ledger import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK, Entry, Ledger
+from bootstrap.treewriter import DirFds, Unsafe, open_entry
 
 Stat = tuple[str, int, int, int, Optional[tuple[int, int]]]   # kind, mode, uid, gid, rdev
 
@@ -70,34 +71,58 @@ def materialize(root: Path, ledger: Ledger, chown: bool, xattrs: bool = False) -
     """Apply the ledger's modes (and owners, when chown is possible) to the disk.
     Deepest entries first, so a directory losing its write bit comes last. With
     xattrs, owners that cannot be real are written as user.rootlesscontainers
-    where the filesystem takes user xattrs."""
-    for rel, entry in sorted(ledger.entries.items(), key=lambda kv: -kv[0].count("/")):
-        full = str(root) if rel == "." else os.path.join(root, rel)
-        try:
-            # chmod follows links: whatever became one since the ledger said
-            # otherwise is left alone, never the file it leads to
-            if stat.S_ISLNK(os.lstat(full).st_mode) and entry.kind != SYMLINK:
-                continue
-        except FileNotFoundError:
-            continue
-        if chown:
-            os.lchown(full, entry.uid, entry.gid)
-        elif xattrs and entry.kind != SYMLINK and (entry.uid or entry.gid):
+    where the filesystem takes user xattrs. Every entry is reached through its
+    directory's descriptor: whatever became a link since the ledger said
+    otherwise is left alone, never the file it leads to."""
+    fds = DirFds(root)
+    try:
+        for rel, entry in sorted(ledger.entries.items(), key=lambda kv: -kv[0].count("/")):
             try:
-                os.setxattr(full, ROOTLESS_XATTR, rootless_value(entry.uid, entry.gid),
-                            follow_symlinks=False)
+                d, name = fds.at(rel) if rel != "." else (fds.get("."), ".")
+                st = os.lstat(name, dir_fd=d)
+            except (FileNotFoundError, NotADirectoryError, Unsafe):
+                continue
+            if stat.S_ISLNK(st.st_mode) != (entry.kind == SYMLINK):
+                continue
+            fd = open_entry(d, name, st) if rel != "." else \
+                os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                xattrs = _apply(d, name, fd, entry, chown, xattrs)
+            finally:
+                if fd is not None:
+                    os.close(fd)
+    finally:
+        fds.close()
+
+
+def _apply(d: int, name: str, fd: Optional[int], entry: Entry, chown: bool,
+           xattrs: bool) -> bool:
+    """Give one entry its owner, mode and attributes; whether the filesystem
+    still takes user xattrs."""
+    if chown:
+        if fd is not None:
+            os.fchown(fd, entry.uid, entry.gid)
+        else:
+            os.chown(name, entry.uid, entry.gid, dir_fd=d, follow_symlinks=False)
+    elif xattrs and fd is not None and (entry.uid or entry.gid):
+        try:
+            os.setxattr(fd, ROOTLESS_XATTR, rootless_value(entry.uid, entry.gid))
+        except OSError:
+            xattrs = False   # this filesystem takes no user xattrs: the ledger must do
+    if entry.kind != SYMLINK:
+        if fd is not None:
+            os.fchmod(fd, entry.mode)
+        else:
+            os.chmod(name, entry.mode, dir_fd=d)     # a node lstat has just seen
+    if chown and entry.xattrs and fd is not None:
+        # after chown, which clears file capabilities; where the kernel
+        # refuses (no CAP_SETFCAP here) the ledger keeps them for the tarball
+        for key, value in entry.xattrs.items():
+            try:
+                os.setxattr(fd, key, value)
             except OSError:
-                xattrs = False   # this filesystem takes no user xattrs: the ledger must do
-        if entry.kind != SYMLINK:
-            os.chmod(full, entry.mode)
-        if chown and entry.xattrs:
-            # after chown, which clears file capabilities; where the kernel
-            # refuses (no CAP_SETFCAP here) the ledger keeps them for the tarball
-            for name, value in entry.xattrs.items():
-                try:
-                    os.setxattr(full, name, value, follow_symlinks=False)
-                except OSError:
-                    pass
+                pass
+    return xattrs
 
 
 def relaxed(kind: str, mode: int) -> int:
@@ -107,22 +132,42 @@ def relaxed(kind: str, mode: int) -> int:
 
 def harvest(root: Path, chown: bool) -> dict[str, Stat]:
     """What the disk says now; every entry is given back to the caller, readable,
-    directories before they are read, so no mode can hide what lies below."""
+    directories before they are read, so no mode can hide what lies below. Each
+    is reached through its directory's descriptor, never through a link."""
     seen: dict[str, Stat] = {}
     pending = ["."]
-    while pending:
-        rel = pending.pop()
-        full = str(root) if rel == "." else os.path.join(root, rel)
-        st = os.lstat(full)
-        kind, mode = _kind(st.st_mode), stat.S_IMODE(st.st_mode)
-        rdev = (os.major(st.st_rdev), os.minor(st.st_rdev)) if kind in (CHAR, BLOCK) else None
-        seen[rel] = (kind, mode, st.st_uid, st.st_gid, rdev)
-        if chown and (st.st_uid or st.st_gid):
-            os.lchown(full, 0, 0)
-        if kind in (DIR, FILE) and relaxed(kind, mode) != mode:
-            os.chmod(full, relaxed(kind, mode))
-        if kind == DIR:
-            pending += [e.name if rel == "." else f"{rel}/{e.name}" for e in os.scandir(full)]
+    fds = DirFds(root)
+    try:
+        while pending:
+            rel = pending.pop()
+            d, name = fds.at(rel) if rel != "." else (fds.get("."), ".")
+            st = os.lstat(name, dir_fd=d)
+            kind, mode = _kind(st.st_mode), stat.S_IMODE(st.st_mode)
+            rdev = (os.major(st.st_rdev), os.minor(st.st_rdev)) if kind in (CHAR, BLOCK) \
+                else None
+            seen[rel] = (kind, mode, st.st_uid, st.st_gid, rdev)
+            if chown and (st.st_uid or st.st_gid):
+                os.chown(name, 0, 0, dir_fd=d, follow_symlinks=False)
+            if kind not in (DIR, FILE):
+                continue
+            fd = open_entry(d, name, st) if rel != "." else \
+                os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            if fd is None:
+                # unreadable to its owner: made readable through its directory (what
+                # lstat has just seen there; glibc before 2.32 has no nofollow chmod)
+                os.chmod(name, relaxed(kind, mode), dir_fd=d)
+                fd = open_entry(d, name, st)
+                if fd is None:
+                    continue
+            try:
+                if relaxed(kind, mode) != mode:
+                    os.fchmod(fd, relaxed(kind, mode))
+                if kind == DIR:
+                    pending += [e if rel == "." else f"{rel}/{e}" for e in os.listdir(fd)]
+            finally:
+                os.close(fd)
+    finally:
+        fds.close()
     return seen
 
 

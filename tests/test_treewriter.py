@@ -111,3 +111,45 @@ def test_ledger_keeps_owner_and_mode_the_disk_cannot(tree):
     assert w.ledger.get("usr/bin/su").mode == 0o4755
     # on disk the caller can still read what it wrote
     assert os.access(root / "etc/shadow", os.R_OK)
+
+
+def _swap_for_a_link(tree_root: Path, rel: str, to: Path) -> Path:
+    """What a command left running in the tree may do while rootstrap writes:
+    move a directory away and put a link to the host in its place."""
+    moved = tree_root / (rel + ".moved")
+    os.rename(tree_root / rel, moved)
+    os.symlink(to, tree_root / rel)
+    return moved
+
+
+def test_a_directory_swapped_for_a_link_meanwhile_is_never_written_through(tree):
+    """Whatever the writer knew of a directory, a link put in its place after
+    that leads nothing out of the tree: every later entry lands inside it."""
+    root, outside, w = tree
+    w.write_bytes("usr/lib/first", b"1")
+    w.write_bytes("usr/lib/again", b"1")       # the directory is known to the writer now
+    _swap_for_a_link(root, "usr/lib", outside)
+    w.write_bytes("usr/lib/second", b"2")
+    w.symlink("usr/lib/third", "first")
+    w.mkdir("usr/lib/fourth", 0o755, 0, 0)
+    assert os.listdir(outside) == []
+    inside = {name for _, dirs, files in os.walk(root) for name in dirs + files}
+    assert {"first", "second", "third", "fourth"} <= inside
+
+
+def test_a_directory_swapped_for_a_link_is_refused_when_reached_again(tree):
+    """A directory reached anew (its descriptor let go, as when many are open) is
+    opened component by component without following links: the link is refused."""
+    root, outside, w = tree
+    w.write_bytes("usr/lib/first", b"1")
+    w.write_bytes("usr/lib/again", b"1")       # the directory is known to the writer now
+    (outside / "lib").mkdir()
+    _swap_for_a_link(root, "usr", outside)
+    w._fds.close()
+    for step in (lambda: w.write_bytes("usr/lib/second", b"2"),
+                 lambda: w.remove("usr/lib/first"),
+                 lambda: w.mkdir("usr/lib/sub", 0o755, 0, 0)):
+        with pytest.raises(Unsafe, match="usr is no longer a directory"):
+            step()
+    assert os.listdir(outside / "lib") == []
+
