@@ -250,7 +250,8 @@ def _assemble(family: Family, plan: Plan, archives: list[Path], fetcher: Fetcher
                 for pkg, archive in zip(plan.packages, archives):
                     if runner:
                         family.before_unpack(plan, pkg, archive, runner)
-                    unpacked.append(family.unpack(plan, pkg, archive, writer))
+                    with writer.budget(pkg.installs):
+                        unpacked.append(family.unpack(plan, pkg, archive, writer))
                     if runner:
                         family.after_unpack(plan, pkg, unpacked[-1], runner)
                     step(1)

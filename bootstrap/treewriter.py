@@ -18,8 +18,9 @@ import shutil
 import stat
 import weakref
 from collections import OrderedDict
+from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Optional
+from typing import BinaryIO, Iterator, Optional
 
 from bootstrap import intree
 from bootstrap.ledger import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK, Entry, Ledger
@@ -53,6 +54,10 @@ def clean_member(name: str) -> str:
         raise Unsafe(f"path with '..': {shown(name)}")
     return "/".join(parts)
 
+
+# Over twice its declared installed size, what a package may still write: indexes
+# round sizes (Debian's in KiB per file), and tiny packages' sizes say little
+BUDGET_SLACK = 16 << 20
 
 # What making a directory that already exists does to its mode and owner: the
 # last package's wins, or the first one stays. Each package manager has its rule.
@@ -132,6 +137,28 @@ class TreeWriter:
         self._fds = DirFds(root)
         weakref.finalize(self, self._fds.close)
         self.existing_dirs = existing_dirs
+        self._declared: Optional[int] = None      # what the package being unpacked installs
+        self._written = 0
+
+    @contextmanager
+    def budget(self, declared: Optional[int]) -> Iterator[None]:
+        """While one package unpacks: its files may hold at most twice what its
+        signed index says it installs, and BUDGET_SLACK more. A bomb that stays
+        under the decompression bound still cannot fill the disk, nor can many."""
+        self._declared, self._written = declared, 0
+        try:
+            yield
+        finally:
+            self._declared = None
+
+    def _spend(self, size: int) -> None:
+        if self._declared is None:
+            return
+        self._written += size
+        allowed = 2 * self._declared + BUDGET_SLACK
+        if self._written > allowed:
+            raise Unsafe(f"its files hold more than {allowed >> 20} MiB, where its signed "
+                         f"index says it installs {self._declared} bytes")
 
     def _at(self, path: str) -> tuple[int, str]:
         """The descriptor of resolved path's directory, and its last component."""
@@ -267,6 +294,7 @@ class TreeWriter:
                      0o600, dir_fd=d)
         with os.fdopen(fd, "wb") as out:
             shutil.copyfileobj(data, out, 1 << 20)
+            self._spend(out.tell())
             # every byte must be written before the mode: the kernel drops setuid and
             # setgid bits when an unprivileged caller writes to the file
             out.flush()

@@ -125,6 +125,7 @@ def _negative_size(prefix: bytes) -> list[bytes]:
 
 
 BOMB = 300 << 20      # bytes of zeros in the bomb's one file
+PAST = 40 << 20       # bytes of zeros in a file its index says is not there
 
 
 def attacks(canary: bytes) -> dict[str, Attack]:
@@ -207,6 +208,10 @@ def attacks(canary: bytes) -> dict[str, Attack]:
         "decompression-bomb": Attack(
             (Pkg("hostile", (usr, E(b"usr/zeros", data=b"", size=BOMB)), compress="zstd"),),
             "refused"),
+        # under the decompression bound (256 MiB of output however small the input),
+        # far past what the signed index says the package installs (1 byte or KiB)
+        "past-its-declared-size": _one(usr, E(b"usr/zeros", data=bytes(PAST)),
+                                       expected="refused"),
     }
 
 

@@ -153,3 +153,17 @@ def test_a_directory_swapped_for_a_link_is_refused_when_reached_again(tree):
             step()
     assert os.listdir(outside / "lib") == []
 
+
+def test_a_package_writing_far_past_its_declared_size_is_refused(tree):
+    """Twice what the signed index declares, and 16 MiB, is all one package's files
+    may hold; where the index declares nothing, only the decompression bound holds."""
+    from bootstrap.treewriter import BUDGET_SLACK
+    root, outside, w = tree
+    with w.budget(4096):
+        w.write_bytes("usr/a", bytes(BUDGET_SLACK))
+        with pytest.raises(Unsafe, match="signed index says it installs 4096 bytes"):
+            w.write_bytes("usr/b", bytes(2 * 4096 + 1))
+    with w.budget(None):
+        w.write_bytes("usr/c", bytes(BUDGET_SLACK + 1))
+    with w.budget(BUDGET_SLACK):          # every package starts afresh
+        w.write_bytes("usr/d", bytes(3 * BUDGET_SLACK))

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 from packageurl import PackageURL
 
@@ -34,6 +34,7 @@ class Chosen:
     name: str
     version: str
     wanted: Wanted
+    installs: Optional[int] = None      # bytes the signed index says it installs
 
 
 @dataclass

@@ -117,7 +117,8 @@ class ApkFamily(Family):
                 f"({', '.join(r for r, _ in self._repos())})"
         selection = select(Repos(index.indexes), world, where)
         chosen = [Chosen(p.name, p.version, Wanted(self._path(p.repo, p.filename), p.identity,
-                                                   p.size, covers=package.identity))
+                                                   p.size, covers=package.identity),
+                         p.installs)
                   for p in selection.packages]
         return ApkPlan(chosen, selection, index, {p.name: p for p in selection.packages})
 

@@ -50,6 +50,13 @@ class ApkPackage:
     @property
     def filename(self) -> str:
         return f"{self.name}-{self.version}.apk"
+
+    @property
+    def installs(self) -> Optional[int]:
+        """I: the bytes the package installs, where it is a number."""
+        text = self.field("I")
+        return int(text) if text.isdigit() else None
+
     def __str__(self) -> str:
         return f"{self.name}-{self.version}"
 

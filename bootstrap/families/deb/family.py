@@ -170,7 +170,8 @@ class DebFamily(Family):
         if not request.essential and not request.priorities and not request.names:
             die(f"variant '{variant.name}' installs only what --include names, and it is empty")
         chosen = select(index.packages, request, self.arch, where)
-        return DebPlan([Chosen(p.name, p.version, self._wanted(p, index)) for p in chosen],
+        return DebPlan([Chosen(p.name, p.version, self._wanted(p, index), p.installs)
+                        for p in chosen],
                        chosen, request, index.keyring, index.mirror)
 
     @staticmethod

@@ -28,6 +28,7 @@ _STANZA_SEP = re.compile(r"\n[ \t]*\n")
 # spelling finds no Package or Version, as no real index needs it
 _FIELD_ANY_CASE = re.compile(_FIELD.pattern, re.M | re.I)
 _SPELLING = {f.lower(): f for f in _WANTED}
+_INSTALLED_SIZE = re.compile(r"^installed-size:[ \t]*(\d+)[ \t\r]*$", re.M | re.I)
 
 
 class _Relations:
@@ -93,6 +94,12 @@ class DebPackage:
 
     def __str__(self) -> str:
         return f"{self.name} {self.version} ({self.architecture})"
+
+    @property
+    def installs(self) -> Optional[int]:
+        """Installed-Size (KiB, each file rounded up) in bytes, where it is a number."""
+        m = _INSTALLED_SIZE.search(self.stanza)
+        return int(m[1]) << 10 if m else None
 
 
 def _fold(value: str) -> str:

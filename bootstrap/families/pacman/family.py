@@ -138,7 +138,8 @@ class PacmanFamily(Family):
         where = f"{self.recipe.name} {self.release.name} {self.arch} " \
                 f"({', '.join(self.repositories)})"
         selection = select(Repos(index.dbs, exclude), names, where)
-        return PacmanPlan([Chosen(p.name, p.version, Wanted(p.relpath, p.digest, p.csize))
+        return PacmanPlan([Chosen(p.name, p.version, Wanted(p.relpath, p.digest, p.csize),
+                                  p.isize or None)
                            for p in selection.packages],
                           selection, {p.name: p for p in selection.packages}, index)
 

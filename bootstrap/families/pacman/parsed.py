@@ -17,7 +17,7 @@ from bootstrap.digest import Digest
 from bootstrap.families.pacman.depend import Depend
 from bootstrap.families.pacman.syncdb import SyncDb, SyncPackage, parse_db
 
-FORMAT = "rootstrap-pacman-syncdb-1"
+FORMAT = "rootstrap-pacman-syncdb-2"
 KIND = "pacman-syncdb"
 RELATIONS = ("depends", "provides", "conflicts", "replaces")
 
@@ -43,7 +43,7 @@ def _deps(deps: tuple[Depend, ...]) -> list[list[str]]:
 
 def dump(db: SyncDb) -> bytes:
     rows = [[p.name, p.version, p.filename, p.digest.algorithm, p.digest.value, p.csize,
-             p.arch, *(_deps(getattr(p, k)) for k in RELATIONS), list(p.groups), p.pgpsig]
+             p.arch, *(_deps(getattr(p, k)) for k in RELATIONS), list(p.groups), p.pgpsig, p.isize]
             for p in db.packages]
     text = json.dumps({"format": FORMAT, "repo": db.repo, "packages": rows,
                        "refused": db.refused}, separators=(",", ":"))
@@ -58,7 +58,7 @@ def load(data: bytes, repo: str) -> Optional[SyncDb]:
             return None
         packages = []
         for (name, version, filename, algorithm, value, csize, arch, depends, provides,
-             conflicts, replaces, groups, pgpsig) in doc["packages"]:
+             conflicts, replaces, groups, pgpsig, isize) in doc["packages"]:
             packages.append(SyncPackage(
                 repo=repo, name=name, version=version, filename=filename,
                 digest=Digest(algorithm, value), csize=csize, arch=arch,
@@ -66,7 +66,7 @@ def load(data: bytes, repo: str) -> Optional[SyncDb]:
                 provides=tuple(Depend(*d) for d in provides),
                 conflicts=tuple(Depend(*d) for d in conflicts),
                 replaces=tuple(Depend(*d) for d in replaces),
-                groups=tuple(groups), pgpsig=pgpsig))
+                groups=tuple(groups), pgpsig=pgpsig, isize=isize))
         return SyncDb(repo, packages, dict(doc["refused"]))
     except (ValueError, TypeError, KeyError, AttributeError, zstandard.ZstdError):
         return None

@@ -32,6 +32,7 @@ class SyncPackage:
     replaces: tuple[Depend, ...]
     groups: tuple[str, ...]
     pgpsig: Optional[str]
+    isize: int = 0                    # %ISIZE%: bytes installed (0: not said)
 
     @property
     def relpath(self) -> str:
@@ -88,13 +89,14 @@ def _package(repo: str, fields: dict[str, list[str]]) -> SyncPackage:
         digest = Digest.parse("sha256", one("SHA256SUM", ""))
     except ValueError:
         raise Refused("no SHA256 checksum (%SHA256SUM%)") from None
-    csize = one("CSIZE", "0")
+    csize, isize = one("CSIZE", "0"), one("ISIZE", "0")
     return SyncPackage(
         repo=repo, name=name, version=version, filename=filename, digest=digest,
         csize=int(csize) if csize.isdigit() else 0, arch=one("ARCH", "any"),
         depends=deps("DEPENDS"), provides=deps("PROVIDES"), conflicts=deps("CONFLICTS"),
         replaces=deps("REPLACES"), groups=tuple(fields.get("GROUPS", ())),
-        pgpsig="".join(fields["PGPSIG"]) if fields.get("PGPSIG") else None)
+        pgpsig="".join(fields["PGPSIG"]) if fields.get("PGPSIG") else None,
+        isize=int(isize) if isize.isdigit() else 0)
 
 
 @dataclass

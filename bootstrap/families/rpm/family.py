@@ -268,7 +268,8 @@ class RpmFamily(Family):
         bases = {r.name: r.bases for r in index.repos}
         chosen = [Chosen(p.name, p.evr, Wanted(f"{p.repo}/{p.href}", p.digest, p.size,
                                                 urls=tuple(f"{b}/{p.href}" for b in
-                                                           bases[p.repo])))
+                                                           bases[p.repo])),
+                         p.installed or None)
                   for p in selection.packages]
         return RpmPlan(chosen, selection, index, {p.nevra: p for p in selection.packages})
 

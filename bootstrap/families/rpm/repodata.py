@@ -105,6 +105,7 @@ class RpmPackage:
     repo: str = ""
     deps: dict[str, list[Dep]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)   # those primary lists
+    installed: int = 0        # <size installed=>: bytes (0: not said)
 
     @property
     def evr(self) -> str:
@@ -121,6 +122,11 @@ class RpmPackage:
 def _dep(e: ET.Element) -> Dep:
     return Dep(e.get("name", ""), e.get("flags", ""), e.get("epoch"), e.get("ver"),
                e.get("rel"), e.get("pre") == "1")
+
+
+def _number(e: Optional[ET.Element], attribute: str) -> int:
+    text = e.get(attribute, "0") if e is not None else "0"
+    return int(text) if text.isdigit() else 0
 
 
 def _package(p: ET.Element, repo: str, what: str) -> RpmPackage:
@@ -144,10 +150,10 @@ def _package(p: ET.Element, repo: str, what: str) -> RpmPackage:
         epoch=int(epoch) if epoch.isdigit() else 0, version=version.get("ver", ""),
         release=version.get("rel", ""),
         digest=_digest(p.find(f"{COMMON}checksum"), what), href=location.get("href", ""),
-        size=int(size.get("package", "0")) if size is not None else 0,
+        size=_number(size, "package"),
         sourcerpm=(fmt.findtext(f"{RPM}sourcerpm") or "") if fmt is not None else "",
         license=(fmt.findtext(f"{RPM}license") or "") if fmt is not None else "",
-        repo=repo, deps=deps, files=files)
+        repo=repo, deps=deps, files=files, installed=_number(size, "installed"))
 
 
 def parse_primary(stream: BinaryIO, repo: str, what: str) -> Iterator[RpmPackage]:
@@ -235,14 +241,14 @@ def parse_metalink(data: bytes, what: str) -> Metalink:
 
 # A parsed primary, kept in the cache under the digest repomd.xml gave the file,
 # so that a warm build does not parse 10^5 packages again.
-PARSED_FORMAT = 1
+PARSED_FORMAT = 2
 
 
 def dump_packages(packages: list[RpmPackage]) -> bytes:
     rows = [[p.name, p.arch, p.epoch, p.version, p.release, p.digest.algorithm,
              p.digest.value, p.href, p.size, p.sourcerpm, p.license,
              {k: [[d.name, d.flags, d.epoch, d.ver, d.rel, d.pre] for d in v]
-              for k, v in p.deps.items()}, p.files] for p in packages]
+              for k, v in p.deps.items()}, p.files, p.installed] for p in packages]
     text = json.dumps({"format": PARSED_FORMAT, "packages": rows}, separators=(",", ":"))
     return zstandard.ZstdCompressor(level=3).compress(text.encode())
 
@@ -255,7 +261,7 @@ def load_packages(data: bytes, repo: str) -> Optional[list[RpmPackage]]:
             return None
         return [RpmPackage(
             r[0], r[1], r[2], r[3], r[4], Digest(r[5], r[6]), r[7], r[8], r[9], r[10], repo,
-            {k: [Dep(*d) for d in v] for k, v in r[11].items()}, r[12])
+            {k: [Dep(*d) for d in v] for k, v in r[11].items()}, r[12], r[13])
             for r in doc["packages"]]
     except (ValueError, TypeError, KeyError, IndexError, AttributeError,
             zstandard.ZstdError):
