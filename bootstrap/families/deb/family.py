@@ -79,7 +79,7 @@ class DebPlan(Plan):
 APT_SANDBOX = b'// rootstrap run: _apt is not mapped in this namespace\nAPT::Sandbox::User "root";\n'
 
 
-def _decompress(data: bytes, name: str) -> str:
+def _decompress(data: bytes, name: str) -> bytes:
     if name.endswith((".xz", ".lzma")):
         data = lzma.decompress(data)
     elif name.endswith(".gz"):
@@ -88,7 +88,7 @@ def _decompress(data: bytes, name: str) -> str:
         data = bz2.decompress(data)
     elif name.endswith(".zst"):
         data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
-    return data.decode("utf-8", "replace")
+    return data
 
 
 @dataclass

@@ -14,10 +14,10 @@ from bootstrap.cache import Cache
 from bootstrap.digest import Digest
 from bootstrap.families.deb.packages import DebPackage, _Raw, parse_packages
 
-FORMAT = "rootstrap-deb-packages-2"
+FORMAT = "rootstrap-deb-packages-3"
 RELATIONS = ("_depends", "_pre_depends", "_provides", "_conflicts", "_breaks")
 PLAIN = ("name", "version", "architecture", "multi_arch", "essential", "priority",
-         "filename", "size", "sha256", "protected", "source")
+         "filename", "size", "sha256", "protected", "source", "installs")
 
 
 class Stanzas:
@@ -31,7 +31,8 @@ class Stanzas:
 
     def get(self, start: int, end: int) -> str:
         if self.compressed is not None:
-            self.text = zstandard.ZstdDecompressor().decompress(self.compressed)
+            # written as a stream: its frame does not say its size
+            self.text = zstandard.ZstdDecompressor().decompressobj().decompress(self.compressed)
             self.compressed = None
         return self.text[start:end].decode("utf-8", "surrogatepass")
 
@@ -47,7 +48,7 @@ class KeptPackage(DebPackage):
 
 
 def packages(cache: Cache, digest: Digest, native_arch: str,
-             text: Callable[[], str]) -> list[DebPackage]:
+             text: Callable[[], bytes]) -> list[DebPackage]:
     """The index's packages: kept from an earlier parse of the file digest names,
     else parsed from text() (its decompressed content) and kept."""
     kinds = (f"deb-packages-{native_arch}", f"deb-stanzas-{native_arch}")
@@ -70,7 +71,8 @@ def dump(parsed: list[DebPackage]) -> Optional[tuple[bytes, bytes]]:
     written as text."""
     columns: list[list[object]] = [[] for _ in PLAIN + RELATIONS]
     ends: list[int] = []
-    stanzas = bytearray()
+    z = zstandard.ZstdCompressor(level=3)
+    stanzas, size, chunks = z.compressobj(), 0, []     # compressed as they come
     for p in parsed:
         d = p.__dict__
         for column, key in zip(columns, PLAIN):
@@ -83,12 +85,14 @@ def dump(parsed: list[DebPackage]) -> Optional[tuple[bytes, bytes]]:
                 column.append("")
             else:
                 return None
-        stanzas += p.stanza.encode("utf-8", "surrogatepass")
-        ends.append(len(stanzas))
+        stanza = p.stanza.encode("utf-8", "surrogatepass")
+        chunks.append(stanzas.compress(stanza))
+        size += len(stanza)
+        ends.append(size)
+    chunks.append(stanzas.flush())
     text = json.dumps({"format": FORMAT, "columns": columns, "ends": ends},
                       separators=(",", ":"), ensure_ascii=False)
-    z = zstandard.ZstdCompressor(level=3)
-    return z.compress(text.encode("utf-8", "surrogatepass")), z.compress(bytes(stanzas))
+    return z.compress(text.encode("utf-8", "surrogatepass")), b"".join(chunks)
 
 
 _NEW = object.__new__
