@@ -2,6 +2,7 @@
 in one run, alternating, several repetitions.
 
     python -m bench debian-minbase debian-apt arch modes [--runs 3] [--cache both]
+    python -m bench debian-important debian-standard      (peak memory as sets grow)
 
 For each comparison it prints the median, min and max seconds and the peak RSS
 (largest single process of the tree, from GNU time) of each contestant, the ratio
@@ -13,7 +14,8 @@ this checkout into a virtual environment those users can run (in --state).
 
 Workloads:
   debian-minbase, debian-apt   vs mmdebstrap --mode=unshare, cold and warm
-                               (bench/debian.py)
+  debian-important,            (bench/debian.py)
+  debian-standard
   arch                         the Arch test fixture vs pacman as root and under
                                fakeroot (bench/arch.py)
   modes                        userns-full vs userns-single vs ptrace (bench/modes.py)

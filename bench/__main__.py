@@ -11,7 +11,8 @@ from pathlib import Path
 from bench import report, users
 from bench.measure import Failed
 
-WORKLOADS = ("debian-minbase", "debian-apt", "arch", "modes")
+WORKLOADS = ("debian-minbase", "debian-apt", "debian-important", "debian-standard", "arch",
+             "modes")
 DEFAULT_STATE = Path("/var/tmp/rootstrap-bench")
 
 
@@ -34,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1:
         ap.error("--runs must be at least 1")
     chosen = WORKLOADS if "all" in args.workloads else tuple(dict.fromkeys(args.workloads))
-    need = {"debian-minbase": ["mmdebstrap", "dpkg-deb", "apt-ftparchive"],
-            "debian-apt": ["mmdebstrap", "dpkg-deb", "apt-ftparchive"],
+    debian = ["mmdebstrap", "dpkg-deb", "apt-ftparchive"]
+    need = {**{w: debian for w in WORKLOADS if w.startswith("debian-")},
             "arch": ["pacman", "bsdtar"], "modes": []}
     missing = sorted({t for w in chosen for t in need[w] + ["/usr/bin/time"]
                       if not shutil.which(t)})
