@@ -28,6 +28,13 @@ class Failed(Exception):
     """A measured command that did not succeed: its argv, status and last words."""
 
 
+def settle() -> None:
+    """Write out what earlier runs left dirty, outside the timing: on this
+    machine's disk each run's 250 MB would otherwise slow the next one down
+    (a warm unpack measured 8 s after cold runs, 4.5 s before them)."""
+    os.sync()
+
+
 def run(argv: Sequence[str], *, env: Optional[Mapping[str, str]] = None,
         cwd: Optional[Path] = None, log: Optional[Path] = None,
         check: bool = True) -> tuple[Sample, str]:
@@ -40,6 +47,7 @@ def run(argv: Sequence[str], *, env: Optional[Mapping[str, str]] = None,
     with open(out_path or os.devnull, "w+b") as out, \
             open(log or os.devnull, "ab") as err, \
             tempfile.NamedTemporaryFile("r", prefix="rs-bench-rss-") as rss:
+        settle()
         started = time.monotonic()
         # GNU time forks the command: the harness's own memory, which a child it
         # spawned directly would count as its peak (vfork, exec), stays out
@@ -70,6 +78,7 @@ def rootstrap_json(sample: Sample, stdout: str) -> Sample:
 
 def timed(work: Callable[[], None]) -> Sample:
     """A piece of work done in this process (a floor line): wall seconds only."""
+    settle()
     started = time.monotonic()
     work()
     return Sample(round(time.monotonic() - started, 3), 0.0)

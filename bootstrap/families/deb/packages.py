@@ -119,6 +119,18 @@ def _installs(text: Optional[str]) -> Optional[int]:
 
 def parse_stanza(stanza: str, native_arch: str) -> Optional[DebPackage]:
     """One deb822 stanza to a DebPackage, or None if it names no package."""
+    record = stanza_record(stanza, native_arch)
+    if record is None:
+        return None
+    # Built without __init__: this runs 63,000 times per index.
+    pkg = _NEW(DebPackage)
+    pkg.__dict__ = record
+    return pkg
+
+
+def stanza_record(stanza: str, native_arch: str) -> Optional[dict[str, object]]:
+    """A DebPackage's fields (its __dict__) from one deb822 stanza, or None if it
+    names no package."""
     fields = dict(_FIELD.findall(stanza))
     if "Package" not in fields or "Version" not in fields:
         fields = {_SPELLING[k.lower()]: v for k, v in _FIELD_ANY_CASE.findall(stanza)}
@@ -126,11 +138,9 @@ def parse_stanza(stanza: str, native_arch: str) -> Optional[DebPackage]:
     if not name or not fields.get("Version", "").strip():
         return None             # as apt, which skips a stanza without a version
     get = fields.get
-    # Built without __init__: this runs 63,000 times per index.
-    pkg = _NEW(DebPackage)
     pre, dep, prov = get("Pre-Depends"), get("Depends"), get("Provides")
     con, brk = get("Conflicts"), get("Breaks")
-    pkg.__dict__ = {
+    return {
         "name": name.strip(),
         "version": get("Version", "").strip(),
         "architecture": get("Architecture", "").strip(),
@@ -150,7 +160,6 @@ def parse_stanza(stanza: str, native_arch: str) -> Optional[DebPackage]:
         "installs": _installs(get("Installed-Size")),
         "stanza": stanza,
     }
-    return pkg
 
 
 def _stanzas(data: bytes) -> Iterator[str]:
@@ -164,19 +173,24 @@ def _stanzas(data: bytes) -> Iterator[str]:
     yield data[start:].decode("utf-8", "replace")
 
 
-def parse_packages(text: Union[str, bytes], native_arch: str) -> list[DebPackage]:
-    """Parse a whole Packages file (its bytes, or text); stanzas are separated
-    by blank lines."""
-    out: list[DebPackage] = []
-    stanzas: Iterable[str]
+def stanzas(text: Union[str, bytes]) -> Iterator[str]:
+    """The stanzas of a whole Packages file (its bytes, or text), separated by
+    blank lines, each without the newlines around it; empty ones left out."""
+    parts: Iterable[str]
     if isinstance(text, bytes):
-        stanzas = _stanzas(text.replace(b"\r\n", b"\n") if b"\r" in text else text)
+        parts = _stanzas(text.replace(b"\r\n", b"\n") if b"\r" in text else text)
     else:
-        stanzas = _STANZA_SEP.split(text.replace("\r\n", "\n") if "\r" in text else text)
-    for stanza in stanzas:
+        parts = _STANZA_SEP.split(text.replace("\r\n", "\n") if "\r" in text else text)
+    for stanza in parts:
         stanza = stanza.strip("\n")
-        if not stanza:
-            continue
+        if stanza:
+            yield stanza
+
+
+def parse_packages(text: Union[str, bytes], native_arch: str) -> list[DebPackage]:
+    """Parse a whole Packages file (its bytes, or text)."""
+    out: list[DebPackage] = []
+    for stanza in stanzas(text):
         pkg = parse_stanza(stanza, native_arch)
         if pkg is not None:
             out.append(pkg)

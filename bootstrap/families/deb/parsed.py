@@ -12,7 +12,7 @@ import zstandard
 
 from bootstrap.cache import Cache
 from bootstrap.digest import Digest
-from bootstrap.families.deb.packages import DebPackage, _Raw, parse_packages
+from bootstrap.families.deb.packages import DebPackage, _Raw, stanza_record, stanzas
 
 FORMAT = "rootstrap-deb-packages-3"
 RELATIONS = ("_depends", "_pre_depends", "_provides", "_conflicts", "_breaks")
@@ -50,49 +50,69 @@ class KeptPackage(DebPackage):
 def packages(cache: Cache, digest: Digest, native_arch: str,
              text: Callable[[], bytes]) -> list[DebPackage]:
     """The index's packages: kept from an earlier parse of the file digest names,
-    else parsed from text() (its decompressed content) and kept."""
+    else parsed from text() (its decompressed content) and kept. Either way
+    they are built from columns, the stanzas kept compressed: a parse holds
+    each field once and never the whole index's records as dictionaries."""
     kinds = (f"deb-packages-{native_arch}", f"deb-stanzas-{native_arch}")
     kept = [cache.derived(digest, kind) for kind in kinds]
     loaded = load(kept[0], kept[1], native_arch) if kept[0] and kept[1] else None
     if loaded is not None:
         return loaded
-    parsed = parse_packages(text(), native_arch)
-    dumped = dump(parsed)
-    if dumped is not None:
-        for kind, data in zip(kinds, dumped):
-            cache.store_derived(digest, kind, data)
-    return parsed
+    columns = _Columns()
+    for stanza in stanzas(text()):
+        record = stanza_record(stanza, native_arch)
+        if record is not None:
+            columns.add(record)
+    fields, compressed = columns.dump()
+    cache.store_derived(digest, kinds[0], fields)
+    cache.store_derived(digest, kinds[1], compressed)
+    return _build(columns.columns, columns.ends, Stanzas(compressed), native_arch)
+
+
+class _Columns:
+    """Packages' fields a column each, relations as the index wrote them, and
+    their stanzas compressed as they come."""
+
+    def __init__(self) -> None:
+        self.columns: list[list[object]] = [[] for _ in PLAIN + RELATIONS]
+        self.ends: list[int] = []
+        self.z = zstandard.ZstdCompressor(level=3)
+        self.stanzas, self.size, self.chunks = self.z.compressobj(), 0, []
+
+    def add(self, record: dict[str, object]) -> bool:
+        """Take one package's fields; False if a relation of it has been read
+        already and so can no longer be written as text."""
+        for column, key in zip(self.columns[len(PLAIN):], RELATIONS):
+            value = record[key]
+            if not isinstance(value, _Raw) and value != []:
+                return False
+        for column, key in zip(self.columns, PLAIN):
+            column.append(record[key])
+        for column, key in zip(self.columns[len(PLAIN):], RELATIONS):
+            value = record[key]
+            column.append(value.text if isinstance(value, _Raw) else "")
+        stanza = str(record["stanza"]).encode("utf-8", "surrogatepass")
+        self.chunks.append(self.stanzas.compress(stanza))
+        self.size += len(stanza)
+        self.ends.append(self.size)
+        return True
+
+    def dump(self) -> tuple[bytes, bytes]:
+        """The fields and the stanzas, as load() reads them."""
+        self.chunks.append(self.stanzas.flush())
+        text = json.dumps({"format": FORMAT, "columns": self.columns, "ends": self.ends},
+                          separators=(",", ":"), ensure_ascii=False)
+        return self.z.compress(text.encode("utf-8", "surrogatepass")), b"".join(self.chunks)
 
 
 def dump(parsed: list[DebPackage]) -> Optional[tuple[bytes, bytes]]:
-    """The packages' fields, a column each, relations as the index wrote them
-    (parsed on first read, as parse_packages leaves them), and their stanzas
-    apart; None when a relation has been read already and so can no longer be
-    written as text."""
-    columns: list[list[object]] = [[] for _ in PLAIN + RELATIONS]
-    ends: list[int] = []
-    z = zstandard.ZstdCompressor(level=3)
-    stanzas, size, chunks = z.compressobj(), 0, []     # compressed as they come
+    """The packages as packages() keeps them; None when a relation has been read
+    already and so can no longer be written as text."""
+    columns = _Columns()
     for p in parsed:
-        d = p.__dict__
-        for column, key in zip(columns, PLAIN):
-            column.append(d[key])
-        for column, key in zip(columns[len(PLAIN):], RELATIONS):
-            value = d[key]
-            if isinstance(value, _Raw):
-                column.append(value.text)
-            elif value == []:
-                column.append("")
-            else:
-                return None
-        stanza = p.stanza.encode("utf-8", "surrogatepass")
-        chunks.append(stanzas.compress(stanza))
-        size += len(stanza)
-        ends.append(size)
-    chunks.append(stanzas.flush())
-    text = json.dumps({"format": FORMAT, "columns": columns, "ends": ends},
-                      separators=(",", ":"), ensure_ascii=False)
-    return z.compress(text.encode("utf-8", "surrogatepass")), b"".join(chunks)
+        if not columns.add(p.__dict__):
+            return None
+    return columns.dump()
 
 
 _NEW = object.__new__
@@ -110,19 +130,23 @@ def load(data: bytes, stanzas: bytes, native_arch: str) -> Optional[list[DebPack
                 any(len(c) != len(ends) for c in columns):
             return None
         del doc
-        shared = Stanzas(stanzas)
-        width = len(PLAIN)
-        out: list[DebPackage] = []
-        start = 0
-        for row, end in zip(zip(*columns), ends):
-            d = dict(zip(PLAIN, row))
-            for key, rel in zip(RELATIONS, row[width:]):
-                d[key] = _Raw(rel, native_arch) if rel else []
-            d["_stanzas"], d["_start"], d["_end"] = shared, start, end
-            start = end
-            pkg = _NEW(KeptPackage)
-            pkg.__dict__ = d
-            out.append(pkg)
-        return out
+        return _build(columns, ends, Stanzas(stanzas), native_arch)
     except (ValueError, TypeError, KeyError, AttributeError, zstandard.ZstdError):
         return None
+
+
+def _build(columns: list[list[object]], ends: list[int], shared: Stanzas,
+           native_arch: str) -> list[DebPackage]:
+    width = len(PLAIN)
+    out: list[DebPackage] = []
+    start = 0
+    for row, end in zip(zip(*columns), ends):
+        d = dict(zip(PLAIN, row))
+        for key, rel in zip(RELATIONS, row[width:]):
+            d[key] = _Raw(rel, native_arch) if rel else []  # type: ignore[arg-type]
+        d["_stanzas"], d["_start"], d["_end"] = shared, start, end
+        start = end
+        pkg = _NEW(KeptPackage)
+        pkg.__dict__ = d
+        out.append(pkg)
+    return out
