@@ -9,6 +9,21 @@ import tarfile
 from pathlib import Path
 
 
+def _digest(path: Path, st: os.stat_result) -> str:
+    """A file's SHA-256, read even where its mode lets nobody read it (a rootless
+    unpack by an ordinary user leaves /etc/shadow 0000 and the user's own)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except PermissionError:
+        if st.st_uid != os.geteuid():
+            raise
+        os.chmod(path, stat.S_IMODE(st.st_mode) | 0o400)
+        try:
+            return hashlib.sha256(path.read_bytes()).hexdigest()
+        finally:
+            os.chmod(path, stat.S_IMODE(st.st_mode))
+
+
 def tree_manifest(root: Path) -> dict[str, tuple]:
     """path -> (kind, mode, uid, gid, digest, link target) of a directory tree."""
     out: dict[str, tuple] = {}
@@ -23,7 +38,7 @@ def tree_manifest(root: Path) -> dict[str, tuple]:
             elif stat.S_ISLNK(st.st_mode):
                 kind, link = "symlink", os.readlink(full)
             elif stat.S_ISREG(st.st_mode):
-                kind, digest = "file", hashlib.sha256(full.read_bytes()).hexdigest()
+                kind, digest = "file", _digest(full, st)
             out[rel] = (kind, oct(stat.S_IMODE(st.st_mode)), st.st_uid, st.st_gid, digest, link)
     return out
 

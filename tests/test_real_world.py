@@ -384,6 +384,8 @@ def _odd_db(db: Path) -> None:
 
 def test_arch_databases_with_unknown_fields_pacman_reads_are_built_from(
         as_user, arch_mirror, signer, serve_mirror, session_dir):
+    if os.geteuid() != 0:
+        pytest.skip("pacman, the oracle, syncs databases only as root")
     root = session_dir / f"real-arch-{os.getpid()}"
     shutil.copytree(arch_mirror.fixture.root, root)
     for repo, folder in arch_mirror.fixture.repos.items():
