@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap.ledger import BLOCK, CHAR, DIR, FILE, Entry, Ledger
+from bootstrap.ledger import BLOCK, CHAR, Entry, Ledger
 from bootstrap.sandbox import shim
 from bootstrap.treewriter import TreeWriter
 
