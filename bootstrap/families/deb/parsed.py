@@ -82,10 +82,8 @@ class _Columns:
     def add(self, record: dict[str, object]) -> bool:
         """Take one package's fields; False if a relation of it has been read
         already and so can no longer be written as text."""
-        for column, key in zip(self.columns[len(PLAIN):], RELATIONS):
-            value = record[key]
-            if not isinstance(value, _Raw) and value != []:
-                return False
+        if any(not isinstance(record[key], _Raw) and record[key] != [] for key in RELATIONS):
+            return False
         for column, key in zip(self.columns, PLAIN):
             column.append(record[key])
         for column, key in zip(self.columns[len(PLAIN):], RELATIONS):
