@@ -294,8 +294,8 @@ def _assemble(family: Family, plan: Plan, archives: list[Path], fetcher: Fetcher
             else:
                 image = outputs.built_image(
                     staging, opts.tag, epoch, recipe.name, family.release.name, variant,
-                    family.arch, recipe.architectures.get(family.arch, family.arch), indexes
-                ) if fmt in outputs.OCI else None
+                    family.arch, recipe.architectures.get(family.arch, family.arch), indexes,
+                    str(fetcher.mirror)) if fmt in outputs.OCI else None
                 outputs.write(fmt, staging, ledger, target, epoch, image, opts.compression)
                 remove_tree(work, sandbox)
     except BaseException:

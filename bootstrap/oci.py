@@ -54,6 +54,7 @@ class Image:
     created_by: str
     title: str = ""
     version: str = ""
+    source: str = ""                 # where its packages came from
     labels: dict[str, str] = field(default_factory=dict)   # org.rootstrap.*
 
 
@@ -142,6 +143,8 @@ def _fill(layout: Path, tree: Path, ledger: Ledger, epoch: Optional[int], image:
         annotations["org.opencontainers.image.title"] = image.title
     if image.version:
         annotations["org.opencontainers.image.version"] = image.version
+    if image.source:
+        annotations["org.opencontainers.image.source"] = image.source
     manifest = {"schemaVersion": 2, "mediaType": MANIFEST,
                 "config": _blob(blobs, _json(config), CONFIG), "layers": [layer],
                 "annotations": annotations}

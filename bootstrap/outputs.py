@@ -4,6 +4,7 @@ writer makes each, which options apply to it, and what an image says of itself."
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit, urlunsplit
 from pathlib import Path
 from typing import Optional
 
@@ -37,9 +38,10 @@ def _created(epoch: Optional[int]) -> int:
 
 def built_image(tree: Path, tag: Optional[str], epoch: Optional[int], distro: str,
                 release: str, variant: str, arch: str, machine: str,
-                indexes: dict[str, str]) -> oci.Image:
-    """What a build knows of its image: the recipe's names, the signed indexes it
-    was built from, and the tree's own."""
+                indexes: dict[str, str], mirror: str) -> oci.Image:
+    """What a build knows of its image: the recipe's names, the mirror and the
+    signed indexes it was built from, and the tree's own. (No revision: a
+    mirror has none; the indexes' digests say what it served.)"""
     about = treeinfo.os_release(tree)
     labels = {"org.rootstrap.distro": distro, "org.rootstrap.release": release,
               "org.rootstrap.variant": variant, "org.rootstrap.arch": arch}
@@ -51,7 +53,13 @@ def built_image(tree: Path, tag: Optional[str], epoch: Optional[int], distro: st
         cmd=[treeinfo.login_shell(tree)],
         created_by=f"rootstrap {distro} --release {release} --variant {variant} --arch {arch}",
         title=about.get("PRETTY_NAME") or f"{distro} {release}",
-        version=about.get("VERSION_ID") or release, labels=labels)
+        version=about.get("VERSION_ID") or release, source=_public(mirror), labels=labels)
+
+
+def _public(url: str) -> str:
+    """url without a user name or password in it: the image may travel."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def tree_image(tree: Path, tag: Optional[str], epoch: Optional[int]) -> oci.Image:

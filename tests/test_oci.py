@@ -51,7 +51,8 @@ def tree(tmp_path: Path) -> tuple[Path, Ledger]:
 
 def _image(tree: Path, tag: str = "seven", machine: str = "x86_64") -> oci.Image:
     image = outputs.built_image(tree, tag, EPOCH, "fixture", "seven", "base", "amd64",
-                                machine, {"dists/seven/InRelease": "sha256:ab"})
+                                machine, {"dists/seven/InRelease": "sha256:ab"},
+                                "http://me:secret@mirror.example/fixture")
     return image
 
 
@@ -91,6 +92,7 @@ def test_the_image_says_what_it_is_in_ocis_names(tree, tmp_path):
     assert notes["org.opencontainers.image.created"] == "2023-11-14T22:13:20Z"
     assert notes["org.opencontainers.image.title"] == "Fixture Linux 7"
     assert notes["org.opencontainers.image.version"] == "7"
+    assert notes["org.opencontainers.image.source"] == "http://mirror.example/fixture"
     assert (notes["org.rootstrap.distro"], notes["org.rootstrap.release"],
             notes["org.rootstrap.variant"]) == ("fixture", "seven", "base")
     assert notes["org.rootstrap.indexes"] == "dists/seven/InRelease=sha256:ab"
