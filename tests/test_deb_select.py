@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from bootstrap.errors import Die
-from bootstrap.families.deb.packages import DebPackage, parse_packages
+from bootstrap.families.deb.packages import DebPackage, MalformedIndex, parse_packages
 from bootstrap.families.deb.relation import Relation
 from bootstrap.families.deb.select import Request, select
 
@@ -20,7 +20,7 @@ def stanza(name: str, *fields: str, version: str = "1", arch: str = "amd64") -> 
 
 
 def index(*stanzas: str) -> list[DebPackage]:
-    return parse_packages("\n\n".join(stanzas) + "\n", "amd64")
+    return parse_packages("\n\n".join(stanzas) + "\n")
 
 
 def names(pkgs: list[DebPackage], request: Request, **kw: str) -> list[str]:
@@ -39,7 +39,7 @@ def test_parse_packages_fields_and_stanza() -> None:
         "\n \n"  # a separator line holding only a blank
         "Package: bar\nVersion: 3\nArchitecture: all\nProtected: yes\n\n"
     )
-    foo, bar = parse_packages(text, "amd64")
+    foo, bar = parse_packages(text)
     assert (foo.name, foo.version, foo.architecture, foo.multi_arch) == ("foo", "1:2.0-1", "amd64", "foreign")
     assert foo.essential and foo.priority == "required" and not foo.protected
     assert foo.pre_depends == [[Relation("libc6", None, ">=", "2.36")]]
@@ -54,10 +54,9 @@ def test_parse_packages_fields_and_stanza() -> None:
     assert bar.priority == "optional"
 
 
-def test_bad_relation_field_is_a_user_error() -> None:
-    (pkg,) = parse_packages("Package: a\nVersion: 1\nArchitecture: all\nDepends: b (>= 1\n", "amd64")
-    with pytest.raises(Die, match=r"package 'a': bad depends field"):
-        pkg.depends
+def test_a_bad_relation_field_is_named_with_its_package() -> None:
+    with pytest.raises(MalformedIndex, match=r"package 'a' 1: its Depends field .*'b \(>= 1'"):
+        parse_packages("Package: a\nVersion: 1\nArchitecture: all\nDepends: b (>= 1\n")
 
 
 def test_debpackage_can_be_built_directly() -> None:

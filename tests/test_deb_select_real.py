@@ -44,7 +44,7 @@ def _index(release: str) -> list[DebPackage]:
         except requests.RequestException as exc:
             pytest.skip(f"cannot download {url}: {exc}")
         text = lzma.decompress(resp.content).decode("utf-8")
-        _INDEXES[release] = parse_packages(text, "amd64")
+        _INDEXES[release] = parse_packages(text)
     return _INDEXES[release]
 
 

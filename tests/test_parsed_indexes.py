@@ -42,28 +42,20 @@ def _never() -> str:
 
 def test_deb_packages_kept_read_back_equal_without_parsing(tmp_path: Path) -> None:
     cache = Cache(tmp_path / "cache")
-    fresh = deb_parsed.packages(cache, DIGEST, "amd64", lambda: PACKAGES)
-    again = deb_parsed.packages(cache, DIGEST, "amd64", _never)
-    assert [_fields(p) for p in again] == [_fields(p) for p in parse_packages(PACKAGES, "amd64")]
+    fresh = deb_parsed.packages(cache, DIGEST, lambda: PACKAGES)
+    again = deb_parsed.packages(cache, DIGEST, _never)
+    assert [_fields(p) for p in again] == [_fields(p) for p in parse_packages(PACKAGES)]
     assert [_fields(p) for p in fresh] == [_fields(p) for p in again]
     assert again[0].depends[1][0].name == "c" and again[1].depends[0][0].arch == "any"
-
-
-def test_deb_parse_is_kept_per_architecture(tmp_path: Path) -> None:
-    cache = Cache(tmp_path / "cache")
-    deb_parsed.packages(cache, DIGEST, "amd64", lambda: PACKAGES)
-    calls = []
-    deb_parsed.packages(cache, DIGEST, "arm64", lambda: calls.append(1) or PACKAGES)
-    assert calls == [1]
 
 
 @pytest.mark.parametrize("how", ["garbage", "group-writable", "other user"])
 def test_a_kept_parse_not_in_our_form_or_not_ours_is_parsed_again(tmp_path: Path,
                                                                    how: str) -> None:
     cache = Cache(tmp_path / "cache")
-    deb_parsed.packages(cache, DIGEST, "amd64", lambda: PACKAGES)
+    deb_parsed.packages(cache, DIGEST, lambda: PACKAGES)
     (kept,) = [p for p in (tmp_path / "cache" / "derived").rglob(DIGEST.value)
-               if "deb-packages-amd64" in p.parts]
+               if "deb-packages" in p.parts]
     if how == "garbage":
         kept.write_bytes(b"not a parse")
     elif how == "group-writable":
@@ -73,7 +65,7 @@ def test_a_kept_parse_not_in_our_form_or_not_ours_is_parsed_again(tmp_path: Path
             pytest.skip("needs root to give the file to another user")
         os.chown(kept, 65534, 65534)
     calls = []
-    got = deb_parsed.packages(cache, DIGEST, "amd64", lambda: calls.append(1) or PACKAGES)
+    got = deb_parsed.packages(cache, DIGEST, lambda: calls.append(1) or PACKAGES)
     assert calls == [1] and [p.name for p in got] == ["foo", "bar"]
 
 

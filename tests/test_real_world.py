@@ -41,23 +41,27 @@ INCLUDE = ["links", "ver-user", "alt-user", "virt-user", "suid-tools", "shadowis
 # --------------------------------------------------------------------------- apt, the oracle
 
 
-def _apt(work: Path, root: Path, keyring: Path, names: Sequence[str]) -> str:
-    """What apt makes of the repository at root (as file://, with keyring
-    trusted): `apt-get update`, then a simulated install of names. Its output;
-    an error (or a warning, which is how apt reports a refused signature) fails."""
-    state = work / "apt"
+def _apt_options(state: Path, source: str) -> list[str]:
+    """apt's options for a state of its own under state, reading only source."""
     for sub in ("lists/partial", "cache/archives/partial", "etc/apt.conf.d",
                 "etc/preferences.d", "etc/trusted.gpg.d"):
         (state / sub).mkdir(parents=True, exist_ok=True)
     (state / "status").write_text("")
-    (state / "sources.list").write_text(f"deb [signed-by={keyring}] file://{root} {SUITE} main\n")
+    (state / "sources.list").write_text(source + "\n")
     options = [f"Dir={state}", f"Dir::State={state}", f"Dir::State::status={state}/status",
                f"Dir::Etc={state}/etc", f"Dir::Etc::SourceList={state}/sources.list",
                "Dir::Etc::SourceParts=/nonexistent", f"Dir::Cache={state}/cache",
                f"Dir::Log={state}", "APT::Architecture=amd64", "APT::Architectures=amd64",
                f"APT::Sandbox::User={pwd.getpwuid(os.geteuid()).pw_name}",
                "Debug::NoLocking=1", "Acquire::Languages=none"]
-    argv = [a for o in options for a in ("-o", o)]
+    return [a for o in options for a in ("-o", o)]
+
+
+def _apt(work: Path, root: Path, keyring: Path, names: Sequence[str]) -> str:
+    """What apt makes of the repository at root (as file://, with keyring
+    trusted): `apt-get update`, then a simulated install of names. Its output;
+    an error (or a warning, which is how apt reports a refused signature) fails."""
+    argv = _apt_options(work / "apt", f"deb [signed-by={keyring}] file://{root} {SUITE} main")
     out = ""
     for command in (["apt-get", *argv, "update"],
                     ["apt-get", *argv, "-s", "install", *names]):
@@ -214,6 +218,115 @@ def test_a_needed_package_with_a_size_that_is_no_number_is_named(as_user, local_
     assert verdict.startswith("apt refused") and "has no Size information" in verdict
     proc = _build(as_user, url, local_mirror.keyring, ["links"])
     refused(as_user, proc, "links", "Size", "lots", keep=("ok",))
+
+
+# relation values and stanza shapes; apt decides, for each, whether a Packages
+# file holding it in a package nobody asks for is read or refused whole
+ODD_STANZAS = [
+    *(f"Depends: {v}" for v in (
+        "foo (>= 1.0", "foo (>= 1, bar (<< 2)", "foo (=1)", "foo (=1)   ", "foo (=1), bar",
+        "foo (= 1)", "foo(>=1)", "foo (<1.0)", "foo (<>1.0)", "foo (!= 1.0)", "foo (< ), b",
+        "foo ( ), b", "foo ()", "foo ( =1)", "foo (==1)", "foo:any", "foo:", ":foo", "foo bar",
+        "foo [amd64]", "foo <!nocheck>", "foo )", "foo (>= 1) bar", ", foo", "foo |, bar",
+        "foo ||bar", "", "   ", "foo,", "foo |", "foo, , bar", "foo\n , bar",
+        "foo,\n bar (>= 1)", "foo\t(>=\t1)", "foo (>= 1)x", "foo (>= 1)(<< 2)",
+        "foo (>=\n 1)", "f", "foo (1.0)", "foo (1)", "foo (1), bar")),
+    "Provides:", "Provides: foo (>= 1)", "Provides: foo | bar", "Provides: foo,",
+    "Provides: foo, , bar", "Recommends: foo bar", "Suggests: foo bar", "Replaces: foo bar",
+    "Enhances: foo bar", "Breaks: foo bar", "Conflicts: foo bar", "Pre-Depends: foo bar",
+    "Optional: foo bar", "Built-Using: foo bar", "depends: foo bar", "DEPENDS: foo, bar",
+    "Depends: foo (>= 1) bar\nDepends: x", "Depends: x\nDepends: foo bar",
+    "# a comment\nDepends: foo", "junk line", "Depends: foo\n# a comment",
+]
+STANZA_SHAPES = [
+    "# c\nPackage: odd\nVersion: 1\nArchitecture: amd64",
+    "Package: odd\n# c\nVersion: 1\nArchitecture: amd64",
+    "junk\nPackage: odd\nVersion: 1\nArchitecture: amd64",
+    "Version: 1\nArchitecture: amd64",
+    "Package: odd\nArchitecture: amd64\nDepends: foo bar",
+    "Package: odd\nVersion: 1\nArchitecture: s390x\nDepends: foo bar",
+    "Package: odd\nVersion: 1\nDepends: foo bar",
+    "Package: odd\nVersion: 1 2\nArchitecture: amd64",
+    "Package: o d\nVersion: 1\nArchitecture: amd64",
+    "package: odd\nversion: 1\narchitecture: amd64\ndepends: foo (>= 1",
+    "Package: odd\nVersion: 1\nArchitecture: amd64\nX-Weird: a: b: c\n more: d",
+    # a line without a colon runs into the next field's name; at the file's end
+    # there is none to end it
+    *(f"Package: odd\nVersion: 1\nArchitecture: amd64\n{tail}{after}"
+      for tail in ("# c", "# c\n# d", "junk", "junk\n more", "#", "#c:d", " # c",
+                   "foo bar: baz", ":baz", "junk\n more\nFoo: bar")
+      for after in ("", "\n\nPackage: z\nVersion: 1\nArchitecture: amd64")),
+    "Package: odd\nVersion: 1\nDescription: x\n# c\n more",
+    "Package: odd\nVersion: 1\nArchitecture: amd64\n\n# c\n\nPackage: z\nVersion: 1",
+]
+
+
+def _apt_reads(work: Path, packages: str) -> Optional[str]:
+    """None if apt reads this Packages file (from a flat file:// repository it
+    is told to trust), else its first error line."""
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "repo").mkdir(parents=True)
+    (work / "repo" / "Packages").write_text(packages)
+    argv = _apt_options(work, f"deb [trusted=yes] file://{work}/repo ./")
+    out = ""
+    for command in (["apt-get", *argv, "update"], ["apt-cache", *argv, "show", "good"]):
+        proc = subprocess.run(command, capture_output=True, text=True,
+                              env=dict(os.environ, LANG="C"))
+        out += proc.stdout + proc.stderr
+    errors = re.findall(r"^E: .*", out, re.M)
+    if errors:
+        return errors[0]
+    assert "Package: good" in out, out      # read, and the good package in it
+    return None
+
+
+GOOD = ("Package: good\nVersion: 1\nArchitecture: amd64\nFilename: pool/g.deb\nSize: 1\n"
+        "SHA256: " + "0" * 64 + "\n\n")
+
+
+@pytest.mark.skipif(not shutil.which("apt-get"), reason="apt is the oracle (Debian package apt)")
+def test_a_packages_file_is_refused_whole_exactly_where_apt_refuses_it(tmp_path: Path) -> None:
+    """apt refuses a whole Packages file for one relation it cannot scan, or one
+    stanza it cannot read, in any package; everything else in it, however odd,
+    it reads. rootstrap's reader agrees on every case, and says which package
+    and which field."""
+    from bootstrap.families.deb.packages import MalformedIndex, parse_packages
+    stanzas = [f"Package: odd\nVersion: 1\nArchitecture: amd64\n{odd}" for odd in ODD_STANZAS]
+    disagree, refusals = [], 0
+    for stanza in stanzas + STANZA_SHAPES:
+        text = GOOD + stanza + "\n"
+        apt = _apt_reads(tmp_path / "apt", text)
+        try:
+            names = [p.name for p in parse_packages(text.encode())]
+            ours = None
+        except MalformedIndex as exc:
+            ours = str(exc)
+            refusals += 1
+        if (apt is None) != (ours is None):
+            disagree.append(f"{stanza!r}: apt {apt or 'reads it'}; rootstrap {ours or 'reads it'}")
+        elif ours is None:
+            assert names[0] == "good", names
+    assert not disagree, "\n".join(disagree)
+    assert 20 < refusals < len(stanzas + STANZA_SHAPES) - 20   # many of each kind
+
+
+def test_an_index_apt_refuses_whole_is_refused_in_one_line(as_user, local_mirror, fixture_debs,
+                                                          serve_mirror, session_dir):
+    """One unrelated package with a relation apt cannot scan: apt refuses the
+    index; rootstrap names the index, the mirror, the package and the field."""
+    def broken(text: bytes) -> bytes:
+        return text + (b"\nPackage: unrelated-broken\nVersion: 1.0\nArchitecture: amd64\n"
+                       b"Filename: pool/none.deb\nSize: 1\nSHA256: 00\n"
+                       b"Recommends: foo [amd64]\n")
+
+    base = session_dir / f"real-malformed-{os.getpid()}"
+    root = _debian_repo(base, fixture_debs, local_mirror.signer, rewrite=broken)
+    verdict = _apt(base / "oracle", root, local_mirror.keyring, ["links"])
+    assert verdict.startswith("apt refused") and "Problem parsing dependency" in verdict, verdict
+    url = serve_mirror(root).url
+    proc = _build(as_user, url, local_mirror.keyring, ["links"])
+    refused(as_user, proc, "main/binary-amd64/Packages", url, "unrelated-broken",
+            "Recommends", "foo [amd64]")
 
 
 # --------------------------------------------------------------------------- old .deb layouts

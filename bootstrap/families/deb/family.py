@@ -18,7 +18,7 @@ from bootstrap.families import (Chosen, Described, Family, Plan, RunSetup, Verdi
                                  digest_text, judge, purl, unpacking)
 from bootstrap.families.deb import configure, dpkgdb, parsed, sources
 from bootstrap.families.deb.debfile import Unpacked, unpack
-from bootstrap.families.deb.packages import DebPackage, parse_packages
+from bootstrap.families.deb.packages import DebPackage, MalformedIndex, parse_packages
 from bootstrap.families.deb.release import Release as SignedRelease
 from bootstrap.families.deb.select import Request, _Solver, select
 from bootstrap.fetch import Fetcher, Mirror, NotFound, Wanted
@@ -146,9 +146,13 @@ class DebFamily(Family):
         for component in self.recipe.config.components:
             want = signed.index(component, self.arch, what, prefix=f"{dists}/")
             path = fetcher.hashed(want)
-            packages += parsed.packages(
-                fetcher.cache, want.digest, self.arch,
-                lambda: _decompress(path.read_bytes(), want.relpath))
+            try:
+                packages += parsed.packages(
+                    fetcher.cache, want.digest,
+                    lambda: _decompress(path.read_bytes(), want.relpath))
+            except MalformedIndex as exc:
+                die(f"{want.relpath} from {mirror}: {exc} (apt refuses the whole file)",
+                    file=want.relpath, mirror=str(mirror))
             digests[want.relpath] = digest_text(want.digest)
         overridden = list(trust.paths) != list(self.recipe.keyrings)
         return DebIndex(packages, mirror, trust.export() if overridden else None, digests)
@@ -312,7 +316,11 @@ class DebFamily(Family):
             if digest not in releases:
                 die(f"its SHA256 {digest} is in no verified Release (give the InRelease that "
                     "lists it with --index)")
-            for p in parse_packages(_decompress(data, path.name), "all"):
+            try:
+                listed = parse_packages(_decompress(data, path.name))
+            except MalformedIndex as exc:
+                die(f"{exc} (apt refuses the whole file)")
+            for p in listed:
                 debs[p.sha256] = path.name
             return f"listed in {releases[digest]}"
 

@@ -11,7 +11,7 @@ from typing import Iterable, Iterator, NamedTuple, Optional, Union
 
 from bootstrap.errors import Die
 
-from .relation import Relation, parse_provides, parse_relations
+from .relation import Relation, parse_provides, parse_relations, well_formed
 
 # Fields we extract; a value runs on over continuation lines (leading blank).
 _WANTED = (
@@ -19,16 +19,30 @@ _WANTED = (
     "Priority", "Depends", "Pre-Depends", "Provides", "Conflicts", "Breaks",
     "Filename", "Size", "SHA256", "Protected", "Important", "Source", "Installed-Size",
 )
+# every relation field apt reads in a binary index: one it cannot read makes
+# it refuse the whole file (Provides empty too)
+_CHECKED = ("Depends", "Pre-Depends", "Recommends", "Suggests", "Conflicts", "Breaks",
+            "Replaces", "Enhances", "Provides")
+# Matched in "\n" + stanza: a pattern that starts with a newline is searched for
+# as fast as a string, where one that starts with ^ is tried at every character.
 _FIELD = re.compile(
-    r"^(%s):[ \t]*(.*(?:\n[ \t].*)*)" % "|".join(re.escape(f) for f in _WANTED),
-    re.M,
-)
+    r"\n(%s):[ \t]*(.*(?:\n[ \t].*)*)" % "|".join(re.escape(f) for f in dict.fromkeys(_WANTED + _CHECKED)))
+# How apt reads a field whatever its spelling: its name runs to the first colon,
+# over lines that have none (a line without a colon is not skipped but swallows
+# the next field's name). Needed only where a file has such a line, or a name
+# not spelt as usual (lower case, or all capitals): _UNUSUAL finds them.
+_ANY_FIELD = re.compile(r"\n([^:\s][^:]*):[ \t]*(.*(?:\n[ \t].*)*)")
+_UNUSUAL = re.compile(r"\n(?:[a-z]|[A-Z]{2}[A-Z-]*:|[^\s:][^:\n]*\n)")
+_UNUSUAL_BYTES = re.compile(_UNUSUAL.pattern.encode())
 _STANZA_SEP = re.compile(r"\n[ \t]*\n")
 _STANZA_SEP_BYTES = re.compile(_STANZA_SEP.pattern.encode())
-# field names are case-insensitive (deb822): read so only where the usual
-# spelling finds no Package or Version, as no real index needs it
-_FIELD_ANY_CASE = re.compile(_FIELD.pattern, re.M | re.I)
-_SPELLING = {f.lower(): f for f in _WANTED}
+_CHECKED_SET = frozenset(_CHECKED)
+# field names are case-insensitive (deb822)
+_SPELLING = {f.lower(): f for f in _WANTED + _CHECKED}
+
+
+class MalformedIndex(ValueError):
+    """A Packages file apt would refuse whole, and why."""
 
 
 class _Relations:
@@ -52,7 +66,7 @@ class _Relations:
         if isinstance(value, _Raw):
             parse = parse_provides if self.flat else parse_relations
             try:
-                value = parse(value.text, value.native_arch)
+                value = parse(value.text)
             except ValueError as exc:
                 field_name = self.slot[1:].replace("_", "-")
                 raise Die(f"package '{obj.__dict__.get('name')}': bad {field_name} field: {exc}") from None
@@ -65,7 +79,6 @@ class _Relations:
 
 class _Raw(NamedTuple):  # a tuple: built 30,000 times per index, cheaply
     text: str
-    native_arch: str
 
 
 # eq=False: a package record is an identity (hashable, cheap to compare);
@@ -117,41 +130,45 @@ def _installs(text: Optional[str]) -> Optional[int]:
     return int(text) << 10 if text.isdigit() else None
 
 
-def parse_stanza(stanza: str, native_arch: str) -> Optional[DebPackage]:
-    """One deb822 stanza to a DebPackage, or None if it names no package."""
-    record = stanza_record(stanza, native_arch)
-    if record is None:
-        return None
-    # Built without __init__: this runs 63,000 times per index.
-    pkg = _NEW(DebPackage)
-    pkg.__dict__ = record
-    return pkg
+def _fields(stanza: str, exact: bool) -> dict[str, str]:
+    """The stanza's fields by their usual spelling (the later one where a field
+    comes twice, as for apt); exact: as apt reads them whatever the file holds."""
+    if not exact:
+        return dict(_FIELD.findall("\n" + stanza))
+    return {_SPELLING.get(k.lower(), k): v for k, v in _ANY_FIELD.findall("\n" + stanza)}
 
 
-def stanza_record(stanza: str, native_arch: str) -> Optional[dict[str, object]]:
-    """A DebPackage's fields (its __dict__) from one deb822 stanza, or None if it
-    names no package."""
-    fields = dict(_FIELD.findall(stanza))
-    if "Package" not in fields or "Version" not in fields:
-        fields = {_SPELLING[k.lower()]: v for k, v in _FIELD_ANY_CASE.findall(stanza)}
-    name = fields.get("Package")
-    if not name or not fields.get("Version", "").strip():
-        return None             # as apt, which skips a stanza without a version
+def _record(stanza: str, exact: bool) -> Optional[dict[str, object]]:
+    """A DebPackage's fields (its __dict__) from one deb822 stanza, or None where
+    apt skips the stanza (it has no Version); MalformedIndex where apt refuses
+    the whole index for it."""
+    fields = _fields(stanza, exact)
     get = fields.get
+    name = get("Package", "").strip()
+    if not name:
+        raise MalformedIndex(f"a stanza has no Package field: {stanza[:60]!r}")
+    version = get("Version", "").strip()
+    if not version:
+        return None             # as apt, which skips a stanza without a version
+    for key in _CHECKED_SET.intersection(fields):
+        value = fields[key]
+        if not well_formed(value, key == "Provides"):
+            raise MalformedIndex(f"package '{name}' {version}: its {key} field is not "
+                                 f"one apt reads: {' '.join(value.split())[:80]!r}")
     pre, dep, prov = get("Pre-Depends"), get("Depends"), get("Provides")
     con, brk = get("Conflicts"), get("Breaks")
     return {
-        "name": name.strip(),
-        "version": get("Version", "").strip(),
+        "name": name,
+        "version": version,
         "architecture": get("Architecture", "").strip(),
         "multi_arch": get("Multi-Arch", "no").strip() or "no",
         "essential": get("Essential", "").strip().lower() == "yes",
         "priority": get("Priority", "optional").strip() or "optional",
-        "_depends": _Raw(_fold(dep), native_arch) if dep else [],
-        "_pre_depends": _Raw(_fold(pre), native_arch) if pre else [],
-        "_provides": _Raw(_fold(prov), native_arch) if prov else [],
-        "_conflicts": _Raw(_fold(con), native_arch) if con else [],
-        "_breaks": _Raw(_fold(brk), native_arch) if brk else [],
+        "_depends": _Raw(_fold(dep)) if dep else [],
+        "_pre_depends": _Raw(_fold(pre)) if pre else [],
+        "_provides": _Raw(_fold(prov)) if prov else [],
+        "_conflicts": _Raw(_fold(con)) if con else [],
+        "_breaks": _Raw(_fold(brk)) if brk else [],
         "filename": get("Filename", "").strip(),
         "size": _size(get("Size")),
         "sha256": get("SHA256", "").strip(),
@@ -173,6 +190,28 @@ def _stanzas(data: bytes) -> Iterator[str]:
     yield data[start:].decode("utf-8", "replace")
 
 
+def records(text: Union[str, bytes]) -> Iterator[dict[str, object]]:
+    """Each package's fields (a DebPackage's __dict__) from a whole Packages file
+    (its bytes, or text); MalformedIndex where apt would refuse the file."""
+    if isinstance(text, bytes):
+        text = text.replace(b"\r\n", b"\n") if b"\r" in text else text
+        tail = text[text.rfind(b":") + 1:].decode("utf-8", "replace")
+        exact = _UNUSUAL_BYTES.search(text) is not None
+    else:
+        text = text.replace("\r\n", "\n") if "\r" in text else text
+        tail = text[text.rfind(":") + 1:]
+        exact = _UNUSUAL.search(text) is not None
+    # apt finds no colon to end such a line's name, and refuses the file
+    dangling = re.search(r"\n([^\s].*)", tail)
+    if dangling:
+        raise MalformedIndex(f"it ends in a line that is neither a field nor a continuation: "
+                             f"{dangling[1][:60]!r}")
+    for stanza in stanzas(text):
+        record = _record(stanza, exact)
+        if record is not None:
+            yield record
+
+
 def stanzas(text: Union[str, bytes]) -> Iterator[str]:
     """The stanzas of a whole Packages file (its bytes, or text), separated by
     blank lines, each without the newlines around it; empty ones left out."""
@@ -187,11 +226,13 @@ def stanzas(text: Union[str, bytes]) -> Iterator[str]:
             yield stanza
 
 
-def parse_packages(text: Union[str, bytes], native_arch: str) -> list[DebPackage]:
-    """Parse a whole Packages file (its bytes, or text)."""
+def parse_packages(text: Union[str, bytes]) -> list[DebPackage]:
+    """Parse a whole Packages file (its bytes, or text); MalformedIndex where apt
+    would refuse it."""
     out: list[DebPackage] = []
-    for stanza in stanzas(text):
-        pkg = parse_stanza(stanza, native_arch)
-        if pkg is not None:
-            out.append(pkg)
+    for record in records(text):
+        # Built without __init__: this runs 63,000 times per index.
+        pkg = _NEW(DebPackage)
+        pkg.__dict__ = record
+        out.append(pkg)
     return out

@@ -12,9 +12,9 @@ import zstandard
 
 from bootstrap.cache import Cache
 from bootstrap.digest import Digest
-from bootstrap.families.deb.packages import DebPackage, _Raw, stanza_record, stanzas
+from bootstrap.families.deb.packages import DebPackage, _Raw, records
 
-FORMAT = "rootstrap-deb-packages-3"
+FORMAT = "rootstrap-deb-packages-4"
 RELATIONS = ("_depends", "_pre_depends", "_provides", "_conflicts", "_breaks")
 PLAIN = ("name", "version", "architecture", "multi_arch", "essential", "priority",
          "filename", "size", "sha256", "protected", "source", "installs")
@@ -47,26 +47,24 @@ class KeptPackage(DebPackage):
         return d["_stanzas"].get(d["_start"], d["_end"])
 
 
-def packages(cache: Cache, digest: Digest, native_arch: str,
-             text: Callable[[], bytes]) -> list[DebPackage]:
+def packages(cache: Cache, digest: Digest, text: Callable[[], bytes]) -> list[DebPackage]:
     """The index's packages: kept from an earlier parse of the file digest names,
     else parsed from text() (its decompressed content) and kept. Either way
     they are built from columns, the stanzas kept compressed: a parse holds
-    each field once and never the whole index's records as dictionaries."""
-    kinds = (f"deb-packages-{native_arch}", f"deb-stanzas-{native_arch}")
+    each field once and never the whole index's records as dictionaries.
+    MalformedIndex where apt would refuse the file (nothing is kept then)."""
+    kinds = ("deb-packages", "deb-stanzas")
     kept = [cache.derived(digest, kind) for kind in kinds]
-    loaded = load(kept[0], kept[1], native_arch) if kept[0] and kept[1] else None
+    loaded = load(kept[0], kept[1]) if kept[0] and kept[1] else None
     if loaded is not None:
         return loaded
     columns = _Columns()
-    for stanza in stanzas(text()):
-        record = stanza_record(stanza, native_arch)
-        if record is not None:
-            columns.add(record)
+    for record in records(text()):
+        columns.add(record)
     fields, compressed = columns.dump()
     cache.store_derived(digest, kinds[0], fields)
     cache.store_derived(digest, kinds[1], compressed)
-    return _build(columns.columns, columns.ends, Stanzas(compressed), native_arch)
+    return _build(columns.columns, columns.ends, Stanzas(compressed))
 
 
 class _Columns:
@@ -116,7 +114,7 @@ def dump(parsed: list[DebPackage]) -> Optional[tuple[bytes, bytes]]:
 _NEW = object.__new__
 
 
-def load(data: bytes, stanzas: bytes, native_arch: str) -> Optional[list[DebPackage]]:
+def load(data: bytes, stanzas: bytes) -> Optional[list[DebPackage]]:
     """The packages dump() kept, or None if data is not such a dump."""
     try:
         doc = json.loads(zstandard.ZstdDecompressor().decompress(data)
@@ -128,20 +126,19 @@ def load(data: bytes, stanzas: bytes, native_arch: str) -> Optional[list[DebPack
                 any(len(c) != len(ends) for c in columns):
             return None
         del doc
-        return _build(columns, ends, Stanzas(stanzas), native_arch)
+        return _build(columns, ends, Stanzas(stanzas))
     except (ValueError, TypeError, KeyError, AttributeError, zstandard.ZstdError):
         return None
 
 
-def _build(columns: list[list[object]], ends: list[int], shared: Stanzas,
-           native_arch: str) -> list[DebPackage]:
+def _build(columns: list[list[object]], ends: list[int], shared: Stanzas) -> list[DebPackage]:
     width = len(PLAIN)
     out: list[DebPackage] = []
     start = 0
     for row, end in zip(zip(*columns), ends):
         d = dict(zip(PLAIN, row))
         for key, rel in zip(RELATIONS, row[width:]):
-            d[key] = _Raw(rel, native_arch) if rel else []  # type: ignore[arg-type]
+            d[key] = _Raw(rel) if rel else []  # type: ignore[arg-type]
         d["_stanzas"], d["_start"], d["_end"] = shared, start, end
         start = end
         pkg = _NEW(KeptPackage)

@@ -1,9 +1,12 @@
-"""Debian relationship fields (deb-control(5), Policy §7.1).
+"""Debian relationship fields (deb-control(5), Policy §7.1), read as apt reads
+them in a binary package index (debListParser::ParseDepends).
 
-`a (>= 1) | b:any, c [amd64] <!nocheck>` is a conjunction of groups of
-alternatives. Architecture restrictions are evaluated against the native
-architecture here, and build profiles are ignored (no profile is active),
-so callers only ever see the relations that apply.
+`a (>= 1) | b:any, c` is a conjunction of groups of alternatives. apt refuses a
+whole Packages file when one relation field anywhere in it does not scan, so
+well_formed() is asked of every field of every stanza, and the parser here
+takes exactly what it accepts: no architecture lists or build profiles (those
+belong to source packages), `<` and `>` as the obsolete `<=` and `>=`, a
+version with no operator as `=`, and a trailing `,` or `|`.
 """
 from __future__ import annotations
 
@@ -15,17 +18,35 @@ from typing import Optional
 from .version import compare
 
 _OPS = {"<<": "<<", "<=": "<=", "=": "=", ">=": ">=", ">>": ">>",
-        # Obsolete spellings, still accepted by dpkg: they mean "or equal".
-        "<": "<=", ">": ">="}
+        # Obsolete spellings, still accepted: they mean "or equal".
+        "<": "<=", ">": ">=",
+        "": "="}
 
-_ATOM = re.compile(
-    r"""^\s*(?P<name>[^\s:(\[<]+)
-        (?::(?P<arch>[^\s(\[<]+))?
-        \s*(?:\(\s*(?P<op><<|<=|>=|>>|=|<|>)\s*(?P<version>[^\s)]+)\s*\))?
-        \s*(?:\[(?P<archs>[^\]]*)\])?
-        \s*(?P<profiles>(?:<[^>]*>\s*)*)$""",
-    re.X,
-)
+# C's isspace in the C locale, which apt skips
+_WS = "[ \t\n\r\f\v]"
+_SPACE = " \t\n\r\f\v"
+# apt takes the operator greedily and never backs off: each alternative below
+# excludes the others, so the regular expression cannot back off either.
+_OP = "<[=<]|<(?![=<])|>[=>]|>(?![=>])|=|(?![<>=])"
+# After "(" and blanks apt asks for four more characters in the field before it
+# reads the operator (so `a (=1)` is refused as a whole field, `a (=1), b` is
+# not); the version runs to the next ")" and may not be empty.
+_ATOM = (rf"{_WS}*(?P<name>[^{_SPACE}(),|\[\]<>]+){_WS}*"
+         rf"(?:\({_WS}*(?=[^{_SPACE}].{{3}})(?P<op>{_OP}){_WS}*"
+         rf"(?P<version>[^{_SPACE})][^)]*)\){_WS}*)?")
+_ATOM_RE = re.compile(_ATOM, re.S)
+_UNNAMED = re.sub(r"\(\?P<\w+>", "(?:", _ATOM)
+_FIELD_RE = re.compile(f"{_UNNAMED}(?:[,|]{_UNNAMED})*(?:[,|]{_WS}*)?", re.S)
+
+
+def well_formed(value: str, provides: bool = False) -> bool:
+    """Would apt read this relation field's value (as the index holds it,
+    continuation lines and all)? An empty Provides it refuses; other empty
+    fields it skips."""
+    value = value.strip(_SPACE)
+    if not value:
+        return not provides
+    return _FIELD_RE.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -60,88 +81,53 @@ class Relation:
         return text
 
 
-def _arch_matches(spec: str, native_arch: str) -> bool:
-    """Evaluate an architecture restriction list such as `amd64 i386` or `!s390x`.
-
-    Wildcards like `linux-any` are matched on the OS/CPU parts, which for the
-    Linux architectures Debian ships is the plain arch name.
-    """
-    entries = spec.split()
-    if not entries:
-        return True
-    negated = entries[0].startswith("!")
-    for entry in entries:
-        name = entry.lstrip("!")
-        if _arch_is(name, native_arch):
-            return not negated
-    return negated
-
-
-def _arch_is(pattern: str, arch: str) -> bool:
-    if pattern in (arch, "any"):
-        return True
-    if "-" in pattern:
-        os_part, cpu_part = pattern.split("-", 1)
-        # Debian's Linux architectures are named by their CPU alone.
-        arch_os, arch_cpu = ("linux", arch) if "-" not in arch else arch.split("-", 1)
-        return os_part in ("any", arch_os) and cpu_part in ("any", arch_cpu)
-    return False
-
-
-_PLAIN = re.compile(r"\s*([^\s:(\[<>]+)\s*(?:\(\s*(<<|<=|>=|>>|=)\s*([^\s)]+)\s*\)\s*)?$")
-
-
-def _parse_atom(text: str, native_arch: str) -> Optional[Relation]:
-    # Fast path for the common `name` and `name (op version)` forms: rust and
-    # haskell packages carry thousands of Provides like these.
-    m = _PLAIN.match(text)
-    if m is not None:
-        name, op, version = m.groups()
-        return Relation(name, None, op, version)
-    m = _ATOM.match(text)
-    if m is None:
-        raise ValueError(f"cannot parse relation {text.strip()!r}")
-    archs = m.group("archs")
-    if archs is not None and not _arch_matches(archs, native_arch):
-        return None
-    op = m.group("op")
-    return Relation(
-        name=m.group("name"),
-        arch=m.group("arch"),
-        op=_OPS[op] if op else None,
-        version=m.group("version"),
-    )
+def _atoms(text: str) -> list[list[Relation]]:
+    text = text.strip(_SPACE)
+    groups: list[list[Relation]] = []
+    alternatives: list[Relation] = []
+    pos, end = 0, len(text)
+    while pos < end:
+        m = _ATOM_RE.match(text, pos)
+        if m is None:
+            raise ValueError(f"cannot parse relation {text[pos:].split(',')[0].strip()!r}")
+        name, _, arch = m.group("name").partition(":")
+        version = m.group("version")
+        alternatives.append(Relation(
+            name, arch if ":" in m.group("name") else None,
+            None if version is None else _OPS[m.group("op")],
+            None if version is None else version.rstrip(_SPACE)))
+        pos = m.end()
+        if pos < end:
+            if text[pos] not in ",|":
+                raise ValueError(f"cannot parse relation {text[m.start():].split(',')[0].strip()!r}")
+            if text[pos] == ",":
+                groups.append(alternatives)
+                alternatives = []
+            pos += 1
+            while pos < end and text[pos] in _SPACE:
+                pos += 1
+    if alternatives:
+        groups.append(alternatives)
+    return groups
 
 
 @lru_cache(maxsize=65536)
-def _parse_cached(text: str, native_arch: str) -> tuple[tuple[Relation, ...], ...]:
-    groups: list[tuple[Relation, ...]] = []
-    for group_text in text.split(","):
-        if not group_text.strip():
-            continue
-        alternatives = []
-        for atom in group_text.split("|"):
-            rel = _parse_atom(atom, native_arch)
-            if rel is not None:
-                alternatives.append(rel)
-        # A group whose every alternative is restricted away does not apply.
-        if alternatives:
-            groups.append(tuple(alternatives))
-    return tuple(groups)
+def _parse_cached(text: str) -> tuple[tuple[Relation, ...], ...]:
+    return tuple(tuple(group) for group in _atoms(text))
 
 
-def parse_relations(text: str, native_arch: str) -> list[list[Relation]]:
+def parse_relations(text: str) -> list[list[Relation]]:
     """Parse a Depends-like field into groups of alternatives (AND of ORs)."""
     if not text or not text.strip():
         return []
-    return [list(group) for group in _parse_cached(text, native_arch)]
+    return [list(group) for group in _parse_cached(text)]
 
 
-def parse_provides(text: str, native_arch: str) -> list[Relation]:
+def parse_provides(text: str) -> list[Relation]:
     """Parse a Provides field: a flat list, only `=` versions are meaningful."""
     if not text or not text.strip():
         return []
     out = []
-    for groups in _parse_cached(text, native_arch):
+    for groups in _parse_cached(text):
         out.extend(groups)
     return out
