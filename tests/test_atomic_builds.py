@@ -90,6 +90,21 @@ def _objects(cache: Path) -> list[Path]:
             if p.is_file() and not p.name.endswith(".partial") and not p.name.startswith(".")]
 
 
+def _agents(uid: int) -> list[str]:
+    """The gpg agents uid runs."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.stat(f"/proc/{pid}").st_uid != uid:
+                continue
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if b"gpg-agent" in command:
+            found.append(command.decode(errors="replace"))
+    return found
+
+
 def test_a_killed_build_leaves_the_earlier_target_and_the_next_run_finishes(user, local_mirror):
     tree = user.path("tree")
     user.run(*_args(user, local_mirror, tree, "--cache", user.path("warm")), check=True)
@@ -105,6 +120,7 @@ def test_a_killed_build_leaves_the_earlier_target_and_the_next_run_finishes(user
         local_mirror.server.delay = 0.0
     kept = {p.name for p in _objects(user.cache)}
     assert snapshot(tree) == before
+    assert _agents(user.uid) == []     # nothing the killed build started lives on
 
     time.sleep(1.0)        # the mirror answers the killed build's last request meanwhile
     local_mirror.reset_requests()

@@ -82,7 +82,8 @@ class OpenPGP(Trust):
         if not shutil.which("gpg"):
             die("gpg is not installed; it is needed to verify signatures (install gnupg)")
         self.home = tempfile.mkdtemp(prefix="rootstrap-gpg-")
-        self.gpg = gnupg.GPG(gnupghome=self.home)
+        # public keys only: no agent, which a killed build would leave running
+        self.gpg = gnupg.GPG(gnupghome=self.home, options=["--no-autostart"])
         self.fingerprints: set[str] = set()          # upper case, of primary keys
         self.imported: dict[Path, list[str]] = {}    # keyring file -> its primary keys
         for path in self.paths:
