@@ -477,8 +477,8 @@ def test_run_refuses_a_tag_the_layout_does_not_hold(as_user, local_mirror):
 
 
 @pytest.mark.parametrize("distro", ["alpine", "fedora"])
-def test_runc_starts_the_alpine_and_fedora_bundles(mapped_user, request, distro):
-    _need("runc", "umoci")
+def test_runc_and_crun_start_the_alpine_and_fedora_bundles(mapped_user, request, distro):
+    _need("runc", "crun", "umoci")
     mirror = request.getfixturevalue(f"{distro}_mirror")
     bundle, layout, tarball = (mapped_user.path(f"{distro}-{n}")
                                for n in ("bundle", "image", "t.tar"))
@@ -488,10 +488,11 @@ def test_runc_starts_the_alpine_and_fedora_bundles(mapped_user, request, distro)
         mapped_user.run(distro, target, *mirror.args(), "--cache", mapped_user.cache, *extra,
                         env={"SOURCE_DATE_EPOCH": "1700000000"}, check=True)
     _with_args(bundle, ["/bin/sh", "-c", SHOW])
-    proc = _runtime(mapped_user, "runc", bundle, f"{distro}-runc")
-    assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.splitlines()
-    assert f"ID={distro}" in lines and lines[-1] == "0"
+    for runtime in ("runc", "crun"):
+        proc = _runtime(mapped_user, runtime, bundle, f"{distro}-{runtime}")
+        assert proc.returncode == 0, proc.stderr
+        lines = proc.stdout.splitlines()
+        assert f"ID={distro}" in lines and lines[-1] == "0"
     unpacked = mapped_user.path(f"{distro}-unpacked")
     said = mapped_user.exec("umoci", "unpack", "--rootless", "--image", f"{layout}:fixture",
                             unpacked, check=True)
