@@ -6,6 +6,13 @@ import difflib
 from typing import Iterable, NoReturn, Optional
 
 
+# A message is one line on a terminal whatever a mirror put in the names it
+# quotes: line breaks and other control characters are written as escapes.
+_ONE_LINE = {c: f"\\x{c:02x}" for c in [*range(32), 0x7f, 0x85]}
+_ONE_LINE.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\t",
+                  0x2028: "\\u2028", 0x2029: "\\u2029"})
+
+
 class Die(Exception):
     """A user-facing error: bad input, verification failure, no privilege.
 
@@ -14,6 +21,7 @@ class Die(Exception):
 
     def __init__(self, message: str, code: int = 1, *, file: Optional[str] = None,
                  mirror: Optional[str] = None, key: Optional[str] = None) -> None:
+        message = message.translate(_ONE_LINE)
         super().__init__(message)
         self.message = message
         self.code = code

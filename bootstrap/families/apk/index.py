@@ -5,6 +5,7 @@ end, and is checked before anything is read from them."""
 from __future__ import annotations
 
 import io
+import zlib
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -14,6 +15,7 @@ from bootstrap.families.apk import gzmembers
 from bootstrap.families.apk.depend import Dep, Provide, parse_list
 from bootstrap.families.apk.signed import adb_schema, from_q1, signatures
 from bootstrap.trust.rsa import RsaKeys
+from bootstrap.numbers import number
 
 # community's APKINDEX is about 10 MiB; one this large is an attack or damage
 INDEX_LIMIT = 64 << 20
@@ -55,7 +57,7 @@ class ApkPackage:
     def installs(self) -> Optional[int]:
         """I: the bytes the package installs, where it is a number."""
         text = self.field("I")
-        return int(text) if text.isdigit() else None
+        return number(text)
 
     def __str__(self) -> str:
         return f"{self.name}-{self.version}"
@@ -81,7 +83,7 @@ def verify(data: bytes, trust: RsaKeys, what: str, mirror: object) -> tuple[byte
             mirror=str(mirror))
     try:
         first = next(gzmembers.members(io.BytesIO(data), 1, SIGNATURE_LIMIT))
-    except (ValueError, StopIteration) as e:
+    except (ValueError, StopIteration, EOFError, zlib.error) as e:
         die(f"{what} from {mirror}: not a gzip-compressed index ({e})", file=what,
             mirror=str(mirror))
     sigs = signatures(first.data)
@@ -148,8 +150,8 @@ def package(fields: list[tuple[str, str]], repo: str, tag: str, order: int) -> A
     return ApkPackage(
         repo=repo, tag=tag, order=order, fields=fields, identity=from_q1(one["C"]),
         name=name, version=version, arch=one.get("A", ""),
-        size=int(one["S"]) if one.get("S", "").isdigit() else 0,
+        size=number(one.get("S", ""), 0),
         depends=parse_list(one.get("D", "")),
         provides=tuple(Provide.parse(w) for w in one.get("p", "").split()),
         install_if=parse_list(one.get("i", "")),
-        priority=int(priority) if priority and priority.isdigit() else None)
+        priority=number(priority) if priority else None)

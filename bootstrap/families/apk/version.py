@@ -23,6 +23,8 @@ import re
 from functools import cmp_to_key
 from typing import NamedTuple
 
+from bootstrap.numbers import digit_key
+
 DIGIT, LETTER, SUFFIX, SUFFIX_NO, HASH, REVISION, END, INVALID = range(8)
 SUFFIXES = {"alpha": -4, "beta": -3, "pre": -2, "rc": -1,
             "cvs": 1, "svn": 2, "git": 3, "hg": 4, "p": 5}
@@ -90,9 +92,9 @@ def _compare_token(a: Token, b: Token) -> int:
         if not (a.first or b.first) and (a.text.startswith("0") or b.text.startswith("0")):
             x, y = a.text, b.text
         else:
-            x, y = int(a.text), int(b.text)      # type: ignore[assignment]
+            x, y = digit_key(a.text), digit_key(b.text)      # type: ignore[assignment]
     elif a.kind in (SUFFIX_NO, REVISION):
-        x, y = int(a.text), int(b.text)           # type: ignore[assignment]
+        x, y = digit_key(a.text), digit_key(b.text)       # type: ignore[assignment]
     elif a.kind == SUFFIX:
         x, y = SUFFIXES[a.text], SUFFIXES[b.text]  # type: ignore[assignment]
     else:

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import lzma
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -80,14 +81,18 @@ APT_SANDBOX = b'// rootstrap run: _apt is not mapped in this namespace\nAPT::San
 
 
 def _decompress(data: bytes, name: str) -> bytes:
-    if name.endswith((".xz", ".lzma")):
-        data = lzma.decompress(data)
-    elif name.endswith(".gz"):
-        data = gzip.decompress(data)
-    elif name.endswith(".bz2"):
-        data = bz2.decompress(data)
-    elif name.endswith(".zst"):
-        data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    try:
+        if name.endswith((".xz", ".lzma")):
+            data = lzma.decompress(data)
+        elif name.endswith(".gz"):
+            data = gzip.decompress(data)
+        elif name.endswith(".bz2"):
+            data = bz2.decompress(data)
+        elif name.endswith(".zst"):
+            data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    except (lzma.LZMAError, OSError, EOFError, ValueError, zlib.error,
+            zstandard.ZstdError) as e:
+        raise MalformedIndex(f"cannot decompress it ({e})") from None
     return data
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator, NamedTuple, Optional, Union
 
 from bootstrap.errors import Die
+from bootstrap.numbers import number
 
 from .relation import Relation, parse_provides, parse_relations, well_formed
 
@@ -120,14 +121,13 @@ _NEW = object.__new__
 def _size(text: Optional[str]) -> int:
     """Size's value; -1 when it is not a number (apt reads such an index and
     refuses only to fetch the package)."""
-    text = (text or "0").strip()
-    return int(text) if text.isdigit() else -1
+    return number((text or "0").strip(), -1)
 
 
 def _installs(text: Optional[str]) -> Optional[int]:
     """Installed-Size (KiB, each file rounded up) in bytes, where it is a number."""
-    text = (text or "").strip()
-    return int(text) << 10 if text.isdigit() else None
+    kib = number((text or "").strip())
+    return None if kib is None else kib << 10
 
 
 def _fields(stanza: str, exact: bool) -> dict[str, str]:

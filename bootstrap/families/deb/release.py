@@ -9,6 +9,7 @@ from typing import Optional
 from bootstrap.digest import Digest
 from bootstrap.errors import die
 from bootstrap.fetch import Wanted
+from bootstrap.numbers import number
 
 
 def parse_deb822(text: str) -> list[dict[str, str]]:
@@ -55,8 +56,9 @@ class Release:
         sums: dict[str, tuple[str, int]] = {}
         for line in fields.get("SHA256", "").splitlines():
             parts = line.split()
-            if len(parts) == 3:
-                sums[parts[2]] = (parts[0].lower(), int(parts[1]))
+            size = number(parts[1]) if len(parts) == 3 else None
+            if size is not None:        # an entry without a size is none (as for apt)
+                sums[parts[2]] = (parts[0].lower(), size)
         if not sums:
             die(f"{what}: no SHA256 checksums (a Release without SHA256 is not accepted)")
         return cls(fields, sums)
@@ -67,7 +69,7 @@ class Release:
             return
         try:
             deadline = email.utils.parsedate_to_datetime(until)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             die(f"{what}: unreadable Valid-Until '{until}'")
         now = now or dt.datetime.now(dt.timezone.utc)
         if deadline.tzinfo is None:

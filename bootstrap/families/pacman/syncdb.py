@@ -10,6 +10,7 @@ from typing import Optional
 from bootstrap.archive import DAMAGED, open_tar
 from bootstrap.digest import Digest
 from bootstrap.families.pacman.depend import Depend
+from bootstrap.numbers import number
 
 
 NAME = re.compile(r"[A-Za-z0-9@_+][A-Za-z0-9@._+-]*")
@@ -92,11 +93,11 @@ def _package(repo: str, fields: dict[str, list[str]]) -> SyncPackage:
     csize, isize = one("CSIZE", "0"), one("ISIZE", "0")
     return SyncPackage(
         repo=repo, name=name, version=version, filename=filename, digest=digest,
-        csize=int(csize) if csize.isdigit() else 0, arch=one("ARCH", "any"),
+        csize=number(csize, 0), arch=one("ARCH", "any"),
         depends=deps("DEPENDS"), provides=deps("PROVIDES"), conflicts=deps("CONFLICTS"),
         replaces=deps("REPLACES"), groups=tuple(fields.get("GROUPS", ())),
         pgpsig="".join(fields["PGPSIG"]) if fields.get("PGPSIG") else None,
-        isize=int(isize) if isize.isdigit() else 0)
+        isize=number(isize, 0))
 
 
 @dataclass

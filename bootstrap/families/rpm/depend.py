@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
 from bootstrap.families.rpm.version import EVR, compare_in_range
+from bootstrap.numbers import number
 
 LESS, GREATER, EQUAL = 2, 4, 8
 SENSE = LESS | GREATER | EQUAL
@@ -29,7 +30,7 @@ class Simple:
         bits = _FLAGS.get(flags, 0)
         if not bits or ver is None:
             return cls(name)
-        return cls(name, bits, EVR(int(epoch) if epoch and epoch.isdigit() else 0, ver, rel))
+        return cls(name, bits, EVR(number(epoch or "", 0), ver, rel))
 
     def overlaps(self, other: "Simple") -> bool:
         """Do the two ranges (a provide's and a require's) share a version?"""
@@ -83,6 +84,10 @@ def parse(text: str) -> Dependency:
     return dep
 
 
+# Fedora's deepest nesting is 4; the bound keeps a hostile one off Python's stack
+_DEEPEST = 64
+
+
 class _Parser:
     """rpm's grammar: a name runs to a blank or to a ')' it did not open itself
     (names such as libc.so.6()(64bit) hold parentheses)."""
@@ -111,10 +116,10 @@ class _Parser:
             i += 1
         return self.s[start:i], i
 
-    def term(self, i: int) -> tuple[Dependency, int]:
+    def term(self, i: int, depth: int) -> tuple[Dependency, int]:
         i = self.blank(i)
         if i < len(self.s) and self.s[i] == "(":
-            return self.rich(i)
+            return self.rich(i, depth + 1)
         name, i = self.word(i)
         if not name or name in _WORDS:
             raise self.fail("a missing name")
@@ -127,14 +132,16 @@ class _Parser:
             return Simple(name, _OPS[op], EVR.parse(evr)), k
         return Simple(name), i
 
-    def rich(self, i: int) -> tuple[Dependency, int]:
+    def rich(self, i: int, depth: int = 0) -> tuple[Dependency, int]:
         if self.s[i] != "(":
             raise self.fail("no '('")
+        if depth > _DEEPEST:
+            raise self.fail(f"rich dependencies nested more than {_DEEPEST} deep")
         terms: list[Dependency] = []
         ops: list[str] = []
         i += 1
         while True:
-            term, i = self.term(i)
+            term, i = self.term(i, depth)
             terms.append(term)
             i = self.blank(i)
             if i >= len(self.s):

@@ -211,7 +211,7 @@ class RpmFamily(Family):
                 packages = list(repodata.parse_primary(
                     repodata.decompressed(f, record.href), repo.name,
                     f"{record.href} of {repo.name}"))
-        except (ValueError, OSError, EOFError) as e:
+        except (ValueError, *repodata.UNREADABLE) as e:
             die(f"{record.href} of {repo.name}: {e}", file=record.href, mirror=repo.bases[0])
         fetcher.cache.store_derived(record.digest, "rpm-primary",
                                     repodata.dump_packages(packages))
@@ -226,7 +226,7 @@ class RpmFamily(Family):
             with open(path, "rb") as f:
                 try:
                     return repodata.parse_comps(repodata.decompressed(f, href).read(), href)
-                except (ValueError, OSError, EOFError) as e:
+                except (ValueError, *repodata.UNREADABLE) as e:
                     die(f"{href} of {repo.name}: {e}", file=href, mirror=repo.bases[0])
         return {}
 
@@ -246,10 +246,14 @@ class RpmFamily(Family):
                         continue
                     href = repo.records["filelists"].href
                     with open(where, "rb") as f:
-                        for pkgid, files in repodata.parse_filelists(
-                                repodata.decompressed(f, href), href):
-                            for file in files:
-                                table.setdefault(file, []).append(ids.get(pkgid, ""))
+                        try:
+                            for pkgid, files in repodata.parse_filelists(
+                                    repodata.decompressed(f, href), href):
+                                for file in files:
+                                    table.setdefault(file, []).append(ids.get(pkgid, ""))
+                        except (ValueError, *repodata.UNREADABLE) as e:
+                            die(f"{href} of {repo.name}: {e}", file=href,
+                                mirror=repo.bases[0])
             return table.get(path, [])
         return lookup
 

@@ -25,8 +25,17 @@ def deps_of(p: RpmPackage, kind: str) -> list[tuple[Dependency, bool]]:
     for d in p.deps.get(kind, []):
         if d.name.startswith("rpmlib("):
             continue
-        out.append((parse(d.name) if d.name.startswith("(") else simple_of(d), d.pre))
+        out.append((_rich(d.name) if d.name.startswith("(") else simple_of(d), d.pre))
     return out
+
+
+def _rich(name: str) -> Dependency:
+    """A rich dependency; one that does not parse is a plain name no package
+    provides, as libsolv reads it from primary."""
+    try:
+        return parse(name)
+    except ValueError:
+        return Simple(name)
 
 
 def evr_of(p: RpmPackage) -> EVR:

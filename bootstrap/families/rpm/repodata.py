@@ -9,12 +9,14 @@ import gzip
 import json
 import lzma
 import xml.etree.ElementTree as ET
+import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator, Optional
 
 import zstandard
 
 from bootstrap.digest import LENGTHS, Digest
+from bootstrap.numbers import number
 
 REPO = "{http://linux.duke.edu/metadata/repo}"
 COMMON = "{http://linux.duke.edu/metadata/common}"
@@ -35,10 +37,16 @@ def _digest(element: Optional[ET.Element], what: str) -> Digest:
     return Digest.parse(algorithm, element.text)
 
 
+# what reading a metadata file may end in, besides the XML: an encoding its
+# declaration names that Python does not have, a broken compressed stream
+UNREADABLE = (ET.ParseError, LookupError, OSError, EOFError, lzma.LZMAError, zlib.error,
+               zstandard.ZstdError)
+
+
 def _xml(data: bytes, what: str) -> ET.Element:
     try:
         return ET.fromstring(data)
-    except ET.ParseError as e:
+    except UNREADABLE as e:
         raise ValueError(f"{what}: not well-formed XML ({e})") from None
 
 
@@ -73,7 +81,7 @@ def parse_repomd(data: bytes, what: str) -> dict[str, Record]:
             continue
         size = d.findtext(f"{REPO}size") or "0"
         out[kind] = Record(kind, href, _digest(d.find(f"{REPO}checksum"), f"{what} {kind}"),
-                           int(size) if size.isdigit() else 0)
+                           number(size, 0))
     if "primary" not in out:
         raise ValueError(f"{what}: lists no primary metadata")
     return out
@@ -126,7 +134,7 @@ def _dep(e: ET.Element) -> Dep:
 
 def _number(e: Optional[ET.Element], attribute: str) -> int:
     text = e.get(attribute, "0") if e is not None else "0"
-    return int(text) if text.isdigit() else 0
+    return number(text, 0)
 
 
 def _package(p: ET.Element, repo: str, what: str) -> RpmPackage:
@@ -147,7 +155,7 @@ def _package(p: ET.Element, repo: str, what: str) -> RpmPackage:
     epoch = version.get("epoch") or "0"
     return RpmPackage(
         name=p.findtext(f"{COMMON}name") or "", arch=p.findtext(f"{COMMON}arch") or "",
-        epoch=int(epoch) if epoch.isdigit() else 0, version=version.get("ver", ""),
+        epoch=number(epoch, 0), version=version.get("ver", ""),
         release=version.get("rel", ""),
         digest=_digest(p.find(f"{COMMON}checksum"), what), href=location.get("href", ""),
         size=_number(size, "package"),
@@ -164,7 +172,7 @@ def parse_primary(stream: BinaryIO, repo: str, what: str) -> Iterator[RpmPackage
                 if element.get("type", "rpm") == "rpm":
                     yield _package(element, repo, what)
                 element.clear()
-    except ET.ParseError as e:
+    except UNREADABLE as e:
         raise ValueError(f"{what}: not well-formed XML ({e})") from None
 
 
@@ -176,7 +184,7 @@ def parse_filelists(stream: BinaryIO, what: str) -> Iterator[tuple[str, list[str
                 yield element.get("pkgid", ""), [f.text or "" for f in
                                                   element.findall(f"{FILELISTS}file")]
                 element.clear()
-    except ET.ParseError as e:
+    except UNREADABLE as e:
         raise ValueError(f"{what}: not well-formed XML ({e})") from None
 
 
@@ -227,11 +235,11 @@ def parse_metalink(data: bytes, what: str) -> Metalink:
             if h.get("type") == "sha256" and h.text:
                 digests.append(Digest.parse("sha256", h.text))
         text = v.findtext(f"{METALINK}size")
-        if v is file and text and text.isdigit():
-            size = int(text)
+        if v is file and text and number(text) is not None:
+            size = number(text)
     if not digests:
         raise ValueError(f"{what}: gives no SHA-256 of repomd.xml")
-    urls = [(int(u.get("preference", "0")), i, (u.text or "").strip())
+    urls = [(number(u.get("preference", "0"), 0), i, (u.text or "").strip())
             for i, u in enumerate(file.iter(f"{METALINK}url"))
             if u.get("protocol") in ("http", "https") or
             (u.text or "").startswith(("http://", "https://"))]

@@ -12,6 +12,8 @@ from __future__ import annotations
 from functools import cmp_to_key
 from typing import NamedTuple, Optional
 
+from bootstrap.numbers import number
+
 
 def rpmvercmp(a: str, b: str) -> int:
     if a == b:
@@ -19,9 +21,9 @@ def rpmvercmp(a: str, b: str) -> int:
     i = j = 0
     n, m = len(a), len(b)
     while i < n or j < m:
-        while i < n and not a[i].isalnum() and a[i] not in "~^":
+        while i < n and not _isalnum(a[i]) and a[i] not in "~^":
             i += 1
-        while j < m and not b[j].isalnum() and b[j] not in "~^":
+        while j < m and not _isalnum(b[j]) and b[j] not in "~^":
             j += 1
         ca = a[i] if i < n else ""
         cb = b[j] if j < m else ""
@@ -46,8 +48,8 @@ def rpmvercmp(a: str, b: str) -> int:
         if not (ca and cb):
             break
         si, sj = i, j
-        numeric = ca.isdigit()
-        test = str.isdigit if numeric else _isalpha
+        numeric = ca in _DIGITS
+        test = _DIGITS.__contains__ if numeric else _isalpha
         while i < n and test(a[i]):
             i += 1
         while j < m and test(b[j]):
@@ -66,8 +68,16 @@ def rpmvercmp(a: str, b: str) -> int:
     return 1 if i < n else -1
 
 
+# rpm's risdigit and risalpha: ASCII only (anything else only separates)
+_DIGITS = frozenset("0123456789")
+
+
 def _isalpha(c: str) -> bool:
     return c.isascii() and c.isalpha()
+
+
+def _isalnum(c: str) -> bool:
+    return c.isascii() and c.isalnum()
 
 
 class EVR(NamedTuple):
@@ -79,12 +89,13 @@ class EVR(NamedTuple):
     def parse(cls, text: str) -> "EVR":
         """[epoch:]version[-release], as rpm splits it."""
         epoch, sep, rest = text.partition(":")
-        if not sep or not epoch.isdigit():
-            epoch, rest = "0", text
+        value = number(epoch) if sep else None
+        if value is None:
+            value, rest = 0, text
         version, sep, release = rest.rpartition("-")
         if not sep:
-            return cls(int(epoch), rest, None)
-        return cls(int(epoch), version, release)
+            return cls(value, rest, None)
+        return cls(value, version, release)
 
     def __str__(self) -> str:
         out = f"{self.epoch}:" if self.epoch else ""
