@@ -91,7 +91,7 @@ def _objects(cache: Path) -> list[Path]:
 
 
 def _agents(uid: int) -> list[str]:
-    """The gpg agents uid runs."""
+    """The gpg agents uid runs for rootstrap (not the test mirror's signer's)."""
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -100,7 +100,7 @@ def _agents(uid: int) -> list[str]:
             command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
             continue
-        if b"gpg-agent" in command:
+        if b"gpg-agent" in command and b"rootstrap-gpg-" in command:
             found.append(command.decode(errors="replace"))
     return found
 
