@@ -235,8 +235,8 @@ def parse_metalink(data: bytes, what: str) -> Metalink:
             if h.get("type") == "sha256" and h.text:
                 digests.append(Digest.parse("sha256", h.text))
         text = v.findtext(f"{METALINK}size")
-        if v is file and text and number(text) is not None:
-            size = number(text)
+        if v is file and text and (given := number(text)) is not None:
+            size = given
     if not digests:
         raise ValueError(f"{what}: gives no SHA-256 of repomd.xml")
     urls = [(number(u.get("preference", "0"), 0), i, (u.text or "").strip())
