@@ -39,6 +39,9 @@ class Bounded(io.RawIOBase):
         return len(data)
 
     def drain(self) -> None:
+        if self.left > 0 and self.raw.seekable():
+            self.raw.seek(self.left, io.SEEK_CUR)
+            self.left = 0
         while self.left > 0:
             chunk = self.raw.read(min(self.left, 1 << 20))
             if not chunk:

@@ -20,6 +20,7 @@ from bootstrap.fetch import Fetcher
 from bootstrap.ledger import CHAR, Ledger, ledger_path
 from bootstrap.paths import default_cache
 from bootstrap.progress import Progress
+from bootstrap.readahead import Readahead
 from bootstrap.recipe import Recipe
 from bootstrap.shaping import Shaping
 from bootstrap.rootfs import remove_tree, settle
@@ -155,6 +156,8 @@ def build(recipe: Recipe, family_cls: type[Family], opts: Options) -> Result:
             index = family.load_index(fetcher, trust)
         with progress.phase("solve"):
             plan = family.select(index, variant, opts.include, opts.exclude)
+        indexes = family.index_digests(index)
+        del index         # the largest thing a build holds: its memory goes to unpacking
         progress.say(f"{len(plan.packages)} packages selected")
 
         sandbox: Optional[Sandbox] = None
@@ -184,7 +187,6 @@ def build(recipe: Recipe, family_cls: type[Family], opts: Options) -> Result:
             family.verify(plan, archives, fetcher, trust, opts.jobs)
         # made before the tree is: a failure here leaves nothing behind
         described = family.describe(plan)
-        indexes = family.index_digests(index)
         owners_real = _assemble(family, plan, archives, fetcher, sandbox, target, fmt,
                                 opts, progress, recipe, variant.name, indexes)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -246,12 +248,15 @@ def _assemble(family: Family, plan: Plan, archives: list[Path], fetcher: Fetcher
             family.prepare(writer)
             hooks.run(hook, "setup", shaping.hooks["setup"])
             unpacked: list[Any] = []
-            with progress.phase("unpack", len(plan.packages), "pkg") as step:
-                for pkg, archive in zip(plan.packages, archives):
+            with progress.phase("unpack", len(plan.packages), "pkg") as step, \
+                    Readahead([family.contents(plan, p, a)
+                               for p, a in zip(plan.packages, archives)]) as ahead:
+                for i, (pkg, archive) in enumerate(zip(plan.packages, archives)):
                     if runner:
                         family.before_unpack(plan, pkg, archive, runner)
                     with writer.budget(pkg.installs):
-                        unpacked.append(family.unpack(plan, pkg, archive, writer))
+                        unpacked.append(family.unpack(plan, pkg, archive, writer,
+                                                      ahead.take(i)))
                     if runner:
                         family.after_unpack(plan, pkg, unpacked[-1], runner)
                     step(1)

@@ -84,7 +84,7 @@ class ToyFamily(Family):
             f"{self.release.config.folder}/{index[n]['file']}",
             Digest("sha256", index[n]["sha256"]), index[n]["size"])) for n in names])
 
-    def unpack(self, plan: Plan, pkg: Chosen, archive: Path, writer) -> str:
+    def unpack(self, plan: Plan, pkg: Chosen, archive: Path, writer, ahead=None) -> str:
         with open(archive, "rb") as f, open_tar(f) as tar:
             tar_to_tree(tar, writer)
         return pkg.name

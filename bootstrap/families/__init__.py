@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, BinaryIO, Callable, Iterator, Optional, Sequence
 
 from packageurl import PackageURL
 
@@ -22,6 +22,7 @@ from bootstrap import recipe as recipes
 from bootstrap.digest import Digest
 from bootstrap.errors import Die, die
 from bootstrap.fetch import Fetcher, Mirror, Wanted
+from bootstrap.readahead import Opener
 from bootstrap.recipe import Recipe, Release, Schema, Variant
 from bootstrap.sandbox.base import TreeRunner
 from bootstrap.treewriter import TAKE_LAST, TreeWriter, Unsafe
@@ -147,9 +148,16 @@ class Family(ABC):
         """What runs in the tree before pkg's files are there (only when configuring):
         for package managers that run a script there (apk's .pre-install)."""
 
+    def contents(self, plan: Any, pkg: Chosen, archive: Path) -> Optional[Opener]:
+        """What of a verified archive can be decompressed on another thread ahead
+        of unpack(), which is then given it; None where nothing can."""
+        return None
+
     @abstractmethod
-    def unpack(self, plan: Any, pkg: Chosen, archive: Path, writer: TreeWriter) -> Any:
-        """Stream one verified package archive into the tree; what it unpacked."""
+    def unpack(self, plan: Any, pkg: Chosen, archive: Path, writer: TreeWriter,
+               ahead: Optional[BinaryIO] = None) -> Any:
+        """Stream one verified package archive into the tree; what it unpacked.
+        ahead is what contents(archive) opened, decompressed ahead, where it did."""
 
     def after_unpack(self, plan: Any, pkg: Chosen, unpacked: Any, runner: TreeRunner) -> None:
         """What runs in the tree right after pkg's files are (apk's .post-install)."""

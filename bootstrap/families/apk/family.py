@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import BinaryIO, Optional, Sequence
 
 from bootstrap import reproducible
 from bootstrap.digest import Digest
@@ -19,6 +19,7 @@ from bootstrap.families.apk.installeddb import Installed
 from bootstrap.families.apk.package import Unpacked
 from bootstrap.families.apk.select import Repos, Selection, select
 from bootstrap.fetch import Fetcher, Mirror, NotFound, Wanted
+from bootstrap.readahead import Opener
 from bootstrap.recipe import Schema, Variant
 from bootstrap.sandbox.base import TreeRunner
 from bootstrap.treewriter import TreeWriter
@@ -150,8 +151,11 @@ class ApkFamily(Family):
     def prepare(self, writer: TreeWriter) -> None:
         installeddb.skeleton(writer)
 
-    def unpack(self, plan: ApkPlan, pkg: Chosen, archive: Path,
-               writer: TreeWriter) -> Unpacked:
+    def contents(self, plan: ApkPlan, pkg: Chosen, archive: Path) -> Opener:
+        return lambda: package.data_part(archive)
+
+    def unpack(self, plan: ApkPlan, pkg: Chosen, archive: Path, writer: TreeWriter,
+               ahead: Optional[BinaryIO] = None) -> Unpacked:
         with unpacking(pkg.wanted.relpath, plan.index.mirror):
             with open(archive, "rb") as f:
                 parts = package.read_parts(f)
@@ -160,7 +164,7 @@ class ApkFamily(Family):
                 die(f"{pkg.wanted.relpath} from {plan.index.mirror}: the package says it is "
                     f"{said[0]} {said[1]}, the index {pkg.name} {pkg.version}",
                     file=pkg.wanted.relpath, mirror=str(plan.index.mirror))
-            return package.unpack(archive, parts, writer)
+            return package.unpack(archive, parts, writer, ahead)
 
     def before_unpack(self, plan: ApkPlan, pkg: Chosen, archive: Path,
                       runner: TreeRunner) -> None:

@@ -10,10 +10,11 @@ import hashlib
 import io
 import os
 import tarfile
+from contextlib import ExitStack, contextmanager
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Optional
+from typing import BinaryIO, Iterator, Optional
 
 from bootstrap.archive import DAMAGED, as_text, decompressed, tar_reader, tar_to_tree
 from bootstrap.digest import Digest
@@ -175,9 +176,20 @@ class _Checked(io.RawIOBase):
         return len(data)
 
 
-def unpack(path: Path, parts: Parts, writer: TreeWriter) -> Unpacked:
-    """Stream the data part into the tree. Owners are taken by name from the
-    tree's passwd and group as they are now, as apk does (else the numbers).
+@contextmanager
+def data_part(path: Path, start: Optional[int] = None) -> Iterator[BinaryIO]:
+    """The data part (at start, where the parts were read) decompressed, in a handle
+    of its own. Through decompressed(): a bomb is stopped at a bounded expansion."""
+    with open(path, "rb") as f:
+        f.seek(read_parts(f).data_start if start is None else start)
+        yield decompressed(f)
+
+
+def unpack(path: Path, parts: Parts, writer: TreeWriter,
+           data: Optional[BinaryIO] = None) -> Unpacked:
+    """Stream the data part into the tree; data, where given, is what data_part()
+    gives. Owners are taken by name from the tree's passwd and group as they are
+    now, as apk does (else the numbers).
 
     Raises ValueError for a damaged package, treewriter.Unsafe for a hostile one."""
     result = Unpacked(parts)
@@ -212,11 +224,10 @@ def unpack(path: Path, parts: Parts, writer: TreeWriter) -> Unpacked:
         elif m.islnk():
             sums[rel] = sums.get(clean_member(m.linkname), b"")   # the file it names
 
-    with open(path, "rb") as f:
-        f.seek(parts.data_start)
+    with ExitStack() as stack:
         try:
-            # through decompressed(): a bomb is stopped at a bounded expansion
-            with tar_reader(decompressed(f)) as tar:
+            stream = data or stack.enter_context(data_part(path, parts.data_start))
+            with tar_reader(stream) as tar:
                 tar_to_tree(_Skipping(tar), writer, note, owners, reader)  # type: ignore[arg-type]
         except (*DAMAGED, OSError) as e:
             if isinstance(e, OSError) and e.errno is not None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 import lzma
 import re
 import tarfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterator, Optional
 
-from bootstrap.archive import DAMAGED, ar_members, as_text, open_tar, tar_to_tree
+from bootstrap.archive import (DAMAGED, ar_members, as_text, decompressed, open_tar,
+                               tar_reader, tar_to_tree)
 from bootstrap.families.deb.release import parse_deb822
 from bootstrap.treewriter import TreeWriter, Unsafe, shown
 
@@ -84,8 +86,26 @@ def _by_name(stream: BinaryIO, name: str) -> BinaryIO:
     return stream
 
 
-def unpack(path: Path, writer: TreeWriter) -> Unpacked:
+def _is_data(name: str) -> bool:
+    return name.startswith("data.tar") and name[4:] in DATA_SUFFIXES
+
+
+@contextmanager
+def data_member(path: Path) -> Iterator[BinaryIO]:
+    """The first data member's contents decompressed, read in a handle of its own
+    (ahead of unpack(), which is then given them)."""
+    with open(path, "rb") as f:
+        for name, stream in ar_members(f, "the package"):
+            if _is_data(name):
+                yield decompressed(_by_name(stream, name))
+                return
+    raise ValueError("no data member")      # unpack() says so, not reading this
+
+
+def unpack(path: Path, writer: TreeWriter, data: Optional[BinaryIO] = None) -> Unpacked:
     """Stream the package's files into the tree; return its control files and file list.
+    data, where given, is what data_member() gives: the first data member's contents,
+    decompressed ahead.
 
     Raises ValueError for a damaged package and treewriter.Unsafe for a hostile one."""
     control: dict[str, bytes] = {}
@@ -105,7 +125,7 @@ def unpack(path: Path, writer: TreeWriter) -> Unpacked:
                     if isinstance(e, OSError) and e.errno is not None:
                         raise
                     raise ValueError(f"damaged {name}: {e}") from None
-            elif name.startswith("data.tar") and name[4:] in DATA_SUFFIXES:
+            elif _is_data(name):
                 def note(rel: str, m: tarfile.TarInfo) -> None:
                     if "\n" in rel:
                         # as dpkg: its file lists hold one name a line
@@ -113,8 +133,10 @@ def unpack(path: Path, writer: TreeWriter) -> Unpacked:
                     # dpkg's tar reader takes symlinks after every other member
                     # (lib/dpkg/tarfn.c), so its list names them last
                     (links if m.issym() else result.paths).append("/" + rel if rel else "/.")
+                ahead, data = data, None
                 try:
-                    with open_tar(_by_name(stream, name)) as tar:
+                    with (tar_reader(ahead) if ahead else open_tar(_by_name(stream, name))
+                          ) as tar:
                         tar_to_tree(tar, writer, note)
                 except (*DAMAGED, OSError) as e:
                     if isinstance(e, OSError) and e.errno is not None:

@@ -9,7 +9,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, BinaryIO, Optional, Sequence
 
 import zstandard
 
@@ -18,11 +18,12 @@ from bootstrap.errors import die
 from bootstrap.families import (Chosen, Described, Family, Plan, RunSetup, Verdict,
                                  digest_text, judge, purl, unpacking)
 from bootstrap.families.deb import configure, dpkgdb, parsed, sources
-from bootstrap.families.deb.debfile import Unpacked, unpack
+from bootstrap.families.deb.debfile import Unpacked, data_member, unpack
 from bootstrap.families.deb.packages import DebPackage, MalformedIndex, parse_packages
 from bootstrap.families.deb.release import Release as SignedRelease
 from bootstrap.families.deb.select import Request, _Solver, select
 from bootstrap.fetch import Fetcher, Mirror, NotFound, Wanted
+from bootstrap.readahead import Opener
 from bootstrap.recipe import Schema, Variant
 from bootstrap.sandbox.base import TreeRunner
 from bootstrap.treewriter import TreeWriter
@@ -230,10 +231,13 @@ class DebFamily(Family):
             writer.mkdir(f"usr/{name}", 0o755, 0, 0)
             writer.symlink(name, f"usr/{name}")
 
-    def unpack(self, plan: DebPlan, pkg: Chosen, archive: Path,
-               writer: TreeWriter) -> Unpacked:
+    def contents(self, plan: DebPlan, pkg: Chosen, archive: Path) -> Opener:
+        return lambda: data_member(archive)
+
+    def unpack(self, plan: DebPlan, pkg: Chosen, archive: Path, writer: TreeWriter,
+               ahead: Optional[BinaryIO] = None) -> Unpacked:
         with unpacking(pkg.wanted.relpath, plan.mirror):
-            unpacked = unpack(archive, writer)
+            unpacked = unpack(archive, writer, ahead)
         said = (unpacked.fields.get("Package", "?"), unpacked.fields.get("Version", "?"))
         if said != (pkg.name, pkg.version):
             die(f"{pkg.wanted.relpath} from {plan.mirror}: the package says it is "

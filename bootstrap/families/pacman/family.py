@@ -10,7 +10,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import BinaryIO, Optional, Sequence
 
 from bootstrap import reproducible
 from bootstrap.errors import die
@@ -19,10 +19,11 @@ from bootstrap.families import (Chosen, Described, Family, Plan, RunSetup, Verdi
                                  judge, purl, unpacking)
 from bootstrap.families.pacman import configure, localdb, parsed, sources
 from bootstrap.families.pacman.configure import Installed
-from bootstrap.families.pacman.pkgfile import Unpacked, unpack
+from bootstrap.families.pacman.pkgfile import Unpacked, tarball, unpack
 from bootstrap.families.pacman.select import Repos, Selection, select
 from bootstrap.families.pacman.syncdb import SyncDb, SyncPackage, parse_db, parse_fields
 from bootstrap.fetch import Fetcher, Mirror, NotFound, Wanted
+from bootstrap.readahead import Opener
 from bootstrap.recipe import Schema, Variant
 from bootstrap.sandbox.base import TreeRunner
 from bootstrap.treewriter import KEEP_FIRST, TreeWriter
@@ -192,12 +193,15 @@ class PacmanFamily(Family):
         with ThreadPoolExecutor(max(1, jobs)) as pool:
             list(pool.map(check, zip(plan.packages, archives)))
 
-    def unpack(self, plan: PacmanPlan, pkg: Chosen, archive: Path,
-               writer: TreeWriter) -> Unpacked:
+    def contents(self, plan: PacmanPlan, pkg: Chosen, archive: Path) -> Opener:
+        return lambda: tarball(archive)
+
+    def unpack(self, plan: PacmanPlan, pkg: Chosen, archive: Path, writer: TreeWriter,
+               ahead: Optional[BinaryIO] = None) -> Unpacked:
         sync = plan.by_name[pkg.name]
         mirror = plan.index.mirror.of(sync.repo)
         with unpacking(pkg.wanted.relpath, mirror):
-            unpacked = unpack(archive, writer)
+            unpacked = unpack(archive, writer, ahead)
         info = unpacked.info
         if info.get("pkgname", [""])[0] != sync.name or info.get("pkgver", [""])[0] != sync.version:
             die(f"{pkg.wanted.relpath} from {mirror}: the package says it is "

@@ -7,11 +7,13 @@ import hashlib
 import os
 import stat
 import tarfile
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import BinaryIO, Iterator, Optional
 
-from bootstrap.archive import DAMAGED, as_text, open_tar, tar_to_tree
+from bootstrap.archive import DAMAGED, as_text, decompressed, tar_reader, tar_to_tree
 from bootstrap.treewriter import TreeWriter, Unsafe, shown
 
 META = (".PKGINFO", ".BUILDINFO", ".MTREE", ".INSTALL", ".CHANGELOG")
@@ -61,8 +63,15 @@ class _Split:
         return self.tar.extractfile(m)
 
 
-def unpack(path: Path, writer: TreeWriter) -> Unpacked:
-    """Stream the package into the tree.
+@contextmanager
+def tarball(path: Path) -> Iterator[BinaryIO]:
+    """The package's tarball decompressed, in a handle of its own (ahead of unpack())."""
+    with open(path, "rb") as f:
+        yield decompressed(f)
+
+
+def unpack(path: Path, writer: TreeWriter, data: Optional[BinaryIO] = None) -> Unpacked:
+    """Stream the package into the tree; data, where given, is what tarball() gives.
 
     Raises ValueError for a damaged package, treewriter.Unsafe for a hostile one."""
     result = Unpacked({})
@@ -75,8 +84,10 @@ def unpack(path: Path, writer: TreeWriter) -> Unpacked:
             result.files.append(rel + "/" if m.isdir() else rel)
 
     try:
-        with open(path, "rb") as f, open_tar(f) as tar:
-            tar_to_tree(_Split(tar, result.meta), writer, note)  # type: ignore[arg-type]
+        with ExitStack() as stack:
+            stream = data or stack.enter_context(tarball(path))
+            with tar_reader(stream) as tar:
+                tar_to_tree(_Split(tar, result.meta), writer, note)  # type: ignore[arg-type]
     except (*DAMAGED, OSError) as e:
         if isinstance(e, OSError) and e.errno is not None:
             raise

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import BinaryIO, Optional, Sequence
 
 from bootstrap import accounts, reproducible
 from bootstrap.errors import die
@@ -21,6 +21,7 @@ from bootstrap.families.rpm.repodata import RpmPackage
 from bootstrap.families.rpm.select import Pool, Selection, expand_groups, select
 from bootstrap.fetch import Fetcher, Mirror, NotFound, Wanted
 from bootstrap.paths import keys_dir
+from bootstrap.readahead import Opener
 from bootstrap.recipe import Schema, Variant
 from bootstrap.sandbox.base import TreeRunner
 from bootstrap.treewriter import TreeWriter
@@ -370,12 +371,16 @@ class RpmFamily(Family):
         if s:
             scriptlets.run(runner, s)
 
-    def unpack(self, plan: RpmPlan, pkg: Chosen, archive: Path,
-               writer: TreeWriter) -> payload.Unpacked:
+    def contents(self, plan: RpmPlan, pkg: Chosen, archive: Path) -> Opener:
+        start = plan.headers[pkg.name].payload_start
+        return lambda: payload.contents(archive, start)
+
+    def unpack(self, plan: RpmPlan, pkg: Chosen, archive: Path, writer: TreeWriter,
+               ahead: Optional[BinaryIO] = None) -> payload.Unpacked:
         headers = plan.headers[pkg.name]
         with unpacking(pkg.wanted.relpath, plan.index.repos[0].bases[0]):
             return payload.unpack(archive, headers.payload_start, headers.header, writer,
-                                  self._owners(writer))
+                                  self._owners(writer), ahead)
 
     def after_unpack(self, plan: RpmPlan, pkg: Chosen, unpacked: payload.Unpacked,
                      runner: TreeRunner) -> None:

@@ -8,9 +8,10 @@ import hashlib
 import io
 import os
 import stat
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Callable, Iterator, Optional
 
 from bootstrap.archive import Bounded, decompressed
 from bootstrap.families.rpm import caps as capabilities
@@ -150,8 +151,18 @@ class _Checked(io.RawIOBase):
 Owners = Callable[[str, str], tuple[int, int]]
 
 
-def unpack(path: Path, start: int, h: Header, writer: TreeWriter, owners: Owners) -> Unpacked:
-    """Write the package's files into the tree; owners(user, group) gives ids.
+@contextmanager
+def contents(path: Path, start: int) -> Iterator[BinaryIO]:
+    """The payload, from start, decompressed in a handle of its own (ahead of unpack())."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        yield decompressed(f)
+
+
+def unpack(path: Path, start: int, h: Header, writer: TreeWriter, owners: Owners,
+           data: Optional[BinaryIO] = None) -> Unpacked:
+    """Write the package's files into the tree; owners(user, group) gives ids; data,
+    where given, is what contents() gives.
 
     Raises ValueError for a damaged package, treewriter.Unsafe for a hostile one."""
     infos = file_infos(h)
@@ -162,9 +173,8 @@ def unpack(path: Path, start: int, h: Header, writer: TreeWriter, owners: Owners
         raise ValueError("files digested with an algorithm rpm does not name")
     seen: set[str] = set()
     linked: dict[int, list[FileInfo]] = {}        # cpio inode -> entries waiting for data
-    with open(path, "rb") as f:
-        f.seek(start)
-        stream = decompressed(f)
+    with ExitStack() as stack:
+        stream = data or stack.enter_context(contents(path, start))
         for name, cpio, body in _cpio(stream):
             rel = clean_member(name)
             info = by_path.get(rel)
