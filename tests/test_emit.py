@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -69,6 +70,29 @@ def test_the_same_tree_gives_the_same_bytes(tree, tmp_path):
     emit.write_tar(root, ledger, tmp_path / "a.tar.gz", "tar.gz", 1_700_000_000)
     emit.write_tar(root, ledger, tmp_path / "b.tar.gz", "tar.gz", 1_700_000_000)
     assert (tmp_path / "a.tar.gz").read_bytes() == (tmp_path / "b.tar.gz").read_bytes()
+
+
+def test_the_tarball_is_what_tarfile_and_gnu_tar_write_and_read(tree, tmp_path):
+    """rootstrap writes the files' bytes itself, around tarfile's headers: the
+    archive must be byte for byte the one tarfile writes for the same members,
+    whatever the sizes (a block, less, more), and GNU tar must list it."""
+    root, ledger = tree
+    w = TreeWriter(root, ledger)
+    for n, size in enumerate((0, 1, 511, 512, 513, 10240, (3 << 20) + 7)):
+        w.write_bytes(f"data/f{n}", os.urandom(size))
+    w.write_bytes("data/" + "long-" * 40 + "name", b"pax path\n")
+    out = tmp_path / "t.tar"
+    emit.write_tar(root, ledger, out, "tar", 1_700_000_000)
+    again = io.BytesIO()
+    with tarfile.open(fileobj=out.open("rb"), mode="r|", encoding="utf-8",
+                      errors="surrogateescape") as src, \
+            tarfile.open(fileobj=again, mode="w|", format=tarfile.PAX_FORMAT,
+                         encoding="utf-8", errors="surrogateescape") as dst:
+        for m in src:
+            dst.addfile(m, src.extractfile(m) if m.isreg() else None)
+    assert again.getvalue() == out.read_bytes()
+    listed = subprocess.run(["tar", "-tvf", str(out)], capture_output=True, check=True)
+    assert b"./data/f6" in listed.stdout and b"long-long-" in listed.stdout
 
 
 @pytest.mark.parametrize("name, fmt", [("t.tar", "tar"), ("t.tar.gz", "tar.gz"),
