@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from bootstrap.families.deb.packages import DebPackage, parse_packages
-from bootstrap.families.deb.select import Request, select
+from bootstrap.families.deb.relation import Relation
+from bootstrap.families.deb.select import Request, _Providers, select
 
 pytestmark = pytest.mark.network
 
@@ -32,6 +33,7 @@ VARIANTS = {
 }
 
 _INDEXES: dict[str, list[DebPackage]] = {}
+_TEXTS: dict[str, str] = {}
 
 
 def _index(release: str) -> list[DebPackage]:
@@ -43,7 +45,7 @@ def _index(release: str) -> list[DebPackage]:
             resp.raise_for_status()
         except requests.RequestException as exc:
             pytest.skip(f"cannot download {url}: {exc}")
-        text = lzma.decompress(resp.content).decode("utf-8")
+        text = _TEXTS[release] = lzma.decompress(resp.content).decode("utf-8")
         _INDEXES[release] = parse_packages(text)
     return _INDEXES[release]
 
@@ -68,3 +70,27 @@ def test_selection_matches_mmdebstrap(release: str, variant: str) -> None:
 
 def test_bookworm_minbase_is_88_packages() -> None:
     assert len(_reference("bookworm", "minbase")) == 88
+
+
+@pytest.mark.parametrize("release", ["bookworm", "trixie"])
+def test_providers_read_on_demand_are_those_of_every_provides_parsed(release: str) -> None:
+    """The solver parses a name's providers only when it asks for that name: for
+    every name of the whole index, in the same order, what parsing every
+    package's Provides up front gives."""
+    packages = parse_packages_fresh(release)
+    lazy = _Providers(packages)
+    eager: dict[str, list[tuple[DebPackage, Relation]]] = {}
+    for pkg in packages:
+        for prov in pkg.provides:
+            eager.setdefault(prov.name, []).append((pkg, prov))
+    assert len(eager) > 10000
+    assert sorted(lazy) == sorted(eager)
+    for name, providers in eager.items():
+        assert list(lazy.get(name)) == providers, name
+    assert "no-such-name" not in lazy and list(lazy.get("no-such-name")) == []
+
+
+def parse_packages_fresh(release: str) -> list[DebPackage]:
+    """The index parsed again, its relations not yet read by another test."""
+    _index(release)
+    return parse_packages(_TEXTS[release])

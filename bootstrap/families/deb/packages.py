@@ -82,6 +82,19 @@ class _Raw(NamedTuple):  # a tuple: built 30,000 times per index, cheaply
     text: str
 
 
+# what may start a relation's name: after a ',' or '|', up to its ':arch'
+_NAME_START = re.compile(r"[,|][ \t\n\r\f\v]*([^ \t\n\r\f\v(),|\[\]<>:]*)")
+
+
+def provided_names(pkg: "DebPackage") -> set[str]:
+    """Every name pkg's Provides names, and perhaps more, read without parsing the
+    field (a version with a ',' or '|' in it adds a name that is not one)."""
+    value = pkg.__dict__.get("_provides")
+    if isinstance(value, _Raw):
+        return set(_NAME_START.findall("," + value.text)) if value.text else set()
+    return {r.name for r in value or ()}
+
+
 # eq=False: a package record is an identity (hashable, cheap to compare);
 # field-wise equality would compare whole stanzas and parse relations.
 @dataclass(eq=False)

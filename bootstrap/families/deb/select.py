@@ -33,11 +33,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from bootstrap.errors import Die, suggest
 
-from .packages import DebPackage
+from .packages import DebPackage, provided_names
 from .relation import Relation
 from .version import sort_key
 
@@ -72,6 +72,34 @@ class _Failure(Exception):
         self.message = message
 
 
+class _Providers:
+    """The candidates that provide each name, with the provide: what parsing every
+    candidate's Provides up front gave, most of the solver's start on a full
+    index. The names each may provide are read from the text without parsing it;
+    a name's providers are parsed the first time the solver asks for it."""
+
+    def __init__(self, candidates: Iterable[DebPackage]) -> None:
+        self.maybe: dict[str, list[DebPackage]] = {}
+        for pkg in candidates:
+            for name in provided_names(pkg):
+                self.maybe.setdefault(name, []).append(pkg)
+        self.known: dict[str, list[tuple[DebPackage, Relation]]] = {}
+
+    def get(self, name: str, default: Iterable[tuple[DebPackage, Relation]] = ()
+            ) -> Iterable[tuple[DebPackage, Relation]]:
+        hit = self.known.get(name)
+        if hit is None:
+            hit = self.known[name] = [(pkg, prov) for pkg in self.maybe.get(name, ())
+                                      for prov in pkg.provides if prov.name == name]
+        return hit or default
+
+    def __contains__(self, name: str) -> bool:
+        return bool(self.get(name))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([name for name in self.maybe if name in self])
+
+
 class _Solver:
     def __init__(self, packages: list[DebPackage], native_arch: str, exclude: Iterable[str], where: str) -> None:
         self.packages = packages
@@ -88,10 +116,7 @@ class _Solver:
             if old is None or sort_key(pkg.version) > sort_key(old.version):
                 cands[pkg.name] = pkg
         self.candidates = cands
-        self.providers: dict[str, list[tuple[DebPackage, Relation]]] = {}
-        for pkg in cands.values():
-            for prov in pkg.provides:
-                self.providers.setdefault(prov.name, []).append((pkg, prov))
+        self.providers = _Providers(cands.values())
         self.selected: dict[str, DebPackage] = {}
         self.journal: list[tuple[str, DebPackage, bool]] = []  # changes, for undo
         self.installed: set[str] = set()  # selected in an earlier stage
