@@ -49,7 +49,8 @@ from bootstrap.families.apk.depend import Dep, Provide
 from bootstrap.families.deb import parsed as deb_parsed
 from bootstrap.families.deb import version as deb_version
 from bootstrap.families.deb.family import _decompress
-from bootstrap.families.deb.packages import DebPackage, MalformedIndex, parse_packages
+from bootstrap.families.deb.packages import (DebPackage, MalformedIndex, parse_packages,
+                                            provided_names)
 from bootstrap.families.deb.release import Release as SignedRelease
 from bootstrap.families.deb.release import parse_deb822
 from bootstrap.families.pacman import localdb
@@ -265,6 +266,11 @@ def _deb_index(data: bytes, name: str) -> None:
         fresh = deb_parsed.packages(cache, digest, lambda: _decompress(data, name))
         kept = deb_parsed.packages(cache, digest, _never)
     assert [(p.name, p.version) for p in kept] == [(p.name, p.version) for p in fresh]
+    for p in fresh + kept:
+        # the solver looks for providers among the names read without parsing
+        maybe = provided_names(p)
+        with refused_only():
+            assert {r.name for r in p.provides} <= maybe
     _read_relations(fresh + kept)
 
 
