@@ -9,6 +9,8 @@ import io
 import lzma
 import tarfile
 import zlib
+from contextlib import contextmanager
+from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Optional
 
 import zstandard
@@ -156,6 +158,15 @@ def decompressed(stream: BinaryIO) -> BinaryIO:
         return buffered
     cap = max(EXPANSION_FLOOR, EXPANSION_RATIO * (size or 0))
     return io.BufferedReader(_Capped(out, cap, size), 1 << 20)  # type: ignore[return-value]
+
+
+@contextmanager
+def decompressed_file(path: Path, start: int = 0) -> Iterator[BinaryIO]:
+    """path's bytes from start, decompressed as decompressed() does, in a handle of
+    their own: what a package's contents are read from, inline or ahead on a thread."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        yield decompressed(f)
 
 
 def as_text(data: bytes) -> str:

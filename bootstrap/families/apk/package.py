@@ -10,13 +10,13 @@ import hashlib
 import io
 import os
 import tarfile
-from contextlib import ExitStack, contextmanager
 import zlib
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Iterator, Optional
+from typing import BinaryIO, ContextManager, Optional
 
-from bootstrap.archive import DAMAGED, as_text, decompressed, tar_reader, tar_to_tree
+from bootstrap.archive import DAMAGED, as_text, decompressed_file, tar_reader, tar_to_tree
 from bootstrap.digest import Digest
 from bootstrap.errors import die
 from bootstrap.families.apk import gzmembers
@@ -176,13 +176,12 @@ class _Checked(io.RawIOBase):
         return len(data)
 
 
-@contextmanager
-def data_part(path: Path, start: Optional[int] = None) -> Iterator[BinaryIO]:
-    """The data part (at start, where the parts were read) decompressed, in a handle
-    of its own. Through decompressed(): a bomb is stopped at a bounded expansion."""
+def data_part(path: Path) -> ContextManager[BinaryIO]:
+    """The data part decompressed, in a handle of its own (ahead of unpack(), its
+    parts read again on the thread that reads it)."""
     with open(path, "rb") as f:
-        f.seek(read_parts(f).data_start if start is None else start)
-        yield decompressed(f)
+        start = read_parts(f).data_start
+    return decompressed_file(path, start)
 
 
 def unpack(path: Path, parts: Parts, writer: TreeWriter,
@@ -226,7 +225,8 @@ def unpack(path: Path, parts: Parts, writer: TreeWriter,
 
     with ExitStack() as stack:
         try:
-            stream = data or stack.enter_context(data_part(path, parts.data_start))
+            # through decompressed(): a bomb is stopped at a bounded expansion
+            stream = data or stack.enter_context(decompressed_file(path, parts.data_start))
             with tar_reader(stream) as tar:
                 tar_to_tree(_Skipping(tar), writer, note, owners, reader)  # type: ignore[arg-type]
         except (*DAMAGED, OSError) as e:

@@ -14,12 +14,12 @@ from typing import BinaryIO, Optional, Sequence
 
 from bootstrap import reproducible
 from bootstrap.errors import die
-from bootstrap.archive import DAMAGED, open_tar
+from bootstrap.archive import DAMAGED, decompressed_file, open_tar
 from bootstrap.families import (Chosen, Described, Family, Plan, RunSetup, Verdict, digest_text,
                                  judge, purl, unpacking)
 from bootstrap.families.pacman import configure, localdb, parsed, sources
 from bootstrap.families.pacman.configure import Installed
-from bootstrap.families.pacman.pkgfile import Unpacked, tarball, unpack
+from bootstrap.families.pacman.pkgfile import Unpacked, unpack
 from bootstrap.families.pacman.select import Repos, Selection, select
 from bootstrap.families.pacman.syncdb import SyncDb, SyncPackage, parse_db, parse_fields
 from bootstrap.fetch import Fetcher, Mirror, NotFound, Wanted
@@ -194,7 +194,7 @@ class PacmanFamily(Family):
             list(pool.map(check, zip(plan.packages, archives)))
 
     def contents(self, plan: PacmanPlan, pkg: Chosen, archive: Path) -> Opener:
-        return lambda: tarball(archive)
+        return lambda: decompressed_file(archive)
 
     def unpack(self, plan: PacmanPlan, pkg: Chosen, archive: Path, writer: TreeWriter,
                ahead: Optional[BinaryIO] = None) -> Unpacked:

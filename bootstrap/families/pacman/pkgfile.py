@@ -7,13 +7,13 @@ import hashlib
 import os
 import stat
 import tarfile
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import BinaryIO, Iterator, Optional
+from typing import BinaryIO, Optional
 
-from bootstrap.archive import DAMAGED, as_text, decompressed, tar_reader, tar_to_tree
+from bootstrap.archive import DAMAGED, as_text, decompressed_file, tar_reader, tar_to_tree
 from bootstrap.treewriter import TreeWriter, Unsafe, shown
 
 META = (".PKGINFO", ".BUILDINFO", ".MTREE", ".INSTALL", ".CHANGELOG")
@@ -63,15 +63,8 @@ class _Split:
         return self.tar.extractfile(m)
 
 
-@contextmanager
-def tarball(path: Path) -> Iterator[BinaryIO]:
-    """The package's tarball decompressed, in a handle of its own (ahead of unpack())."""
-    with open(path, "rb") as f:
-        yield decompressed(f)
-
-
 def unpack(path: Path, writer: TreeWriter, data: Optional[BinaryIO] = None) -> Unpacked:
-    """Stream the package into the tree; data, where given, is what tarball() gives.
+    """Stream the package into the tree; data, where given, is decompressed_file(path) gives.
 
     Raises ValueError for a damaged package, treewriter.Unsafe for a hostile one."""
     result = Unpacked({})
@@ -85,7 +78,7 @@ def unpack(path: Path, writer: TreeWriter, data: Optional[BinaryIO] = None) -> U
 
     try:
         with ExitStack() as stack:
-            stream = data or stack.enter_context(tarball(path))
+            stream = data or stack.enter_context(decompressed_file(path))
             with tar_reader(stream) as tar:
                 tar_to_tree(_Split(tar, result.meta), writer, note)  # type: ignore[arg-type]
     except (*DAMAGED, OSError) as e:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import BinaryIO, Optional, Sequence
 
 from bootstrap import accounts, reproducible
+from bootstrap.archive import decompressed_file
 from bootstrap.errors import die
 from bootstrap.families import (Chosen, Described, Family, Plan, Verdict, digest_text, judge,
                                  purl, unpacking)
@@ -373,7 +374,7 @@ class RpmFamily(Family):
 
     def contents(self, plan: RpmPlan, pkg: Chosen, archive: Path) -> Opener:
         start = plan.headers[pkg.name].payload_start
-        return lambda: payload.contents(archive, start)
+        return lambda: decompressed_file(archive, start)
 
     def unpack(self, plan: RpmPlan, pkg: Chosen, archive: Path, writer: TreeWriter,
                ahead: Optional[BinaryIO] = None) -> payload.Unpacked:

@@ -8,12 +8,12 @@ import hashlib
 import io
 import os
 import stat
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Optional
 
-from bootstrap.archive import Bounded, decompressed
+from bootstrap.archive import Bounded, decompressed_file
 from bootstrap.families.rpm import caps as capabilities
 from bootstrap.families.rpm.header import Header
 from bootstrap.ledger import BLOCK, CHAR, FIFO
@@ -151,18 +151,10 @@ class _Checked(io.RawIOBase):
 Owners = Callable[[str, str], tuple[int, int]]
 
 
-@contextmanager
-def contents(path: Path, start: int) -> Iterator[BinaryIO]:
-    """The payload, from start, decompressed in a handle of its own (ahead of unpack())."""
-    with open(path, "rb") as f:
-        f.seek(start)
-        yield decompressed(f)
-
-
 def unpack(path: Path, start: int, h: Header, writer: TreeWriter, owners: Owners,
            data: Optional[BinaryIO] = None) -> Unpacked:
     """Write the package's files into the tree; owners(user, group) gives ids; data,
-    where given, is what contents() gives.
+    where given, is what decompressed_file(path, start) gives.
 
     Raises ValueError for a damaged package, treewriter.Unsafe for a hostile one."""
     infos = file_infos(h)
@@ -174,7 +166,7 @@ def unpack(path: Path, start: int, h: Header, writer: TreeWriter, owners: Owners
     seen: set[str] = set()
     linked: dict[int, list[FileInfo]] = {}        # cpio inode -> entries waiting for data
     with ExitStack() as stack:
-        stream = data or stack.enter_context(contents(path, start))
+        stream = data or stack.enter_context(decompressed_file(path, start))
         for name, cpio, body in _cpio(stream):
             rel = clean_member(name)
             info = by_path.get(rel)
