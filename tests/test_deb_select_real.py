@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from bootstrap.cache import Cache
+from bootstrap.digest import Digest
+from bootstrap.families.deb import parsed
 from bootstrap.families.deb.packages import DebPackage, parse_packages
 from bootstrap.families.deb.relation import Relation
 from bootstrap.families.deb.select import Request, _Providers, select
@@ -94,3 +97,28 @@ def parse_packages_fresh(release: str) -> list[DebPackage]:
     """The index parsed again, its relations not yet read by another test."""
     _index(release)
     return parse_packages(_TEXTS[release])
+
+
+def _as_read(p: DebPackage) -> tuple[object, ...]:
+    """Everything the pipeline takes from a package's stanza, relations unparsed."""
+    d = p.__dict__
+    rel = tuple(getattr(d[k], "text", d[k]) for k in parsed.RELATIONS)
+    return tuple(d[k] for k in parsed.PLAIN) + rel + (p.stanza,)
+
+
+@pytest.mark.parametrize("release", ["bookworm", "trixie"])
+def test_an_index_read_on_every_core_is_the_index_read_whole(release: str, tmp_path: Path,
+                                                            monkeypatch) -> None:
+    """A cold parse cut into four spans, three of them read by forked children,
+    gives every package of the real index as one pass does, and so does the
+    parse kept from it."""
+    whole = parse_packages_fresh(release)
+    monkeypatch.setattr(parsed, "_cores", lambda: 4)
+    cache = Cache(tmp_path / "cache")
+    digest = Digest("sha256", "ef" * 32)
+    fresh = parsed.packages(cache, digest, lambda: _TEXTS[release].encode())
+    kept = parsed.packages(cache, digest, lambda: pytest.fail("parsed again"))
+    assert len(fresh) == len(whole) > 60000
+    want = [_as_read(p) for p in whole]
+    assert [_as_read(p) for p in fresh] == want
+    assert [_as_read(p) for p in kept] == want

@@ -32,6 +32,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Optional, cast
+from unittest import mock
 from xml.sax.saxutils import escape, quoteattr
 
 import pytest
@@ -266,6 +267,7 @@ def _deb_index(data: bytes, name: str) -> None:
         fresh = deb_parsed.packages(cache, digest, lambda: _decompress(data, name))
         kept = deb_parsed.packages(cache, digest, _never)
     assert [(p.name, p.version) for p in kept] == [(p.name, p.version) for p in fresh]
+    _deb_index_in_spans(data, name, fresh)
     for p in fresh + kept:
         # the solver looks for providers among the names read without parsing
         maybe = provided_names(p)
@@ -274,12 +276,32 @@ def _deb_index(data: bytes, name: str) -> None:
     _read_relations(fresh + kept)
 
 
+def _deb_index_in_spans(data: bytes, name: str, whole: list[DebPackage]) -> None:
+    """Cut into spans that forked children read, the index reads as in one pass,
+    or is refused for the same reason."""
+    def read(parts: int) -> object:
+        with mock.patch.object(deb_parsed, "SPLIT_AT", 0), \
+                mock.patch.object(deb_parsed, "_cores", lambda: parts):
+            try:
+                got = deb_parsed.packages(cast(Cache, _Memory()), _sha256(data),
+                                          lambda: _decompress(data, name))
+            except MalformedIndex as e:
+                return str(e)
+        return [({k: v for k, v in p.__dict__.items() if k != "_stanzas"}, p.stanza)
+                for p in got]
+    one = read(1)
+    if not isinstance(one, str):
+        assert [d["name"] for d, _ in one] == [p.name for p in whole]  # type: ignore
+    assert read(3) == one
+
+
 @FUZZ
 @given(st.one_of(deb_indexes(), st.binary(max_size=300)), MUTATIONS, st.integers(0, 40))
 @example(b"Package: a\nVersion: 1\nSize: \xc2\xb2\n", [], 0)
 @example(b"Package: a\nVersion: 1\nInstalled-Size: " + b"9" * 4400 + b"\n", [], 0)
 @example(b"Package: a\nVersion: 1\nDepends: b (>= \xc2\xb2:1)\n", [], 0)
 @example(b"Package: a\nVersion: 1\n 2\nProvides: ,\n", [], 0)
+@example(b"Package: libc6\nVersion: 0\xc2\x850", [], 0)
 def test_deb_packages_index(data: bytes, mutation: Mutation, cut: int) -> None:
     _deb_index(mutate(data, mutation, cut), "Packages")
 

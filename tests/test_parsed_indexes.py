@@ -15,7 +15,7 @@ import pytest
 from bootstrap.cache import Cache
 from bootstrap.digest import Digest
 from bootstrap.families.deb import parsed as deb_parsed
-from bootstrap.families.deb.packages import parse_packages
+from bootstrap.families.deb.packages import MalformedIndex, parse_packages
 from bootstrap.families.pacman import parsed as pacman_parsed
 from bootstrap.families.pacman.syncdb import parse_db
 
@@ -108,3 +108,99 @@ def test_pacman_parse_is_kept_per_repository(tmp_path: Path) -> None:
     pacman_parsed.sync_db(cache, DB, "core", "core.db")
     other = pacman_parsed.sync_db(cache, DB, "extra", "extra.db")
     assert {p.repo for p in other.packages} == {"extra"}
+
+
+def _stanza(n: int) -> str:
+    return (f"Package: p{n}\nVersion: {n}.0\nArchitecture: amd64\nPriority: optional\n"
+            f"Depends: p{n + 1} (>= {n}), libc6\nDescription: number {n}\n text\n .\n more\n"
+            f"Filename: pool/p{n}.deb\nSize: {n}\nSHA256: {'ab' * 32}\n")
+
+
+def _index(count: int, seps: tuple[str, ...] = ("\n\n", "\n \n", "\n\n\n", "\n\t\n")) -> bytes:
+    out = ""
+    for n in range(count):
+        out += _stanza(n) + seps[n % len(seps)][1:]
+    return out.encode()
+
+
+def _read(pkgs: list) -> list[tuple[object, ...]]:
+    rows = []
+    for p in pkgs:
+        d = p.__dict__
+        rows.append(tuple(d[k] for k in deb_parsed.PLAIN)
+                    + tuple(getattr(d[k], "text", d[k]) for k in deb_parsed.RELATIONS)
+                    + (p.stanza,))
+    return rows
+
+
+@pytest.fixture
+def split_small(monkeypatch):
+    """Every index is cut into up to four spans, three read by forked children."""
+    monkeypatch.setattr(deb_parsed, "SPLIT_AT", 0)
+    monkeypatch.setattr(deb_parsed, "_cores", lambda: 4)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7, 200])
+def test_an_index_read_in_parts_is_the_index_read_whole(tmp_path: Path, split_small,
+                                                        count: int) -> None:
+    data = _index(count)
+    cache = Cache(tmp_path / "cache")
+    fresh = deb_parsed.packages(cache, DIGEST, lambda: data)
+    kept = deb_parsed.packages(cache, DIGEST, _never)
+    want = _read(parse_packages(data))
+    assert len(want) == count
+    assert _read(fresh) == want and _read(kept) == want
+
+
+def _stanzas(count: int) -> list[str]:
+    return [_stanza(n) for n in range(count)]
+
+
+def test_a_span_is_read_exactly_when_another_span_has_an_unusual_line(tmp_path: Path,
+                                                                      split_small) -> None:
+    """apt reads every field whatever its spelling once any line of the file is
+    unusual (here a lower-case name in the last span): a span without such a
+    line is read so too (its DEpends, not unusual alone, counts as Depends)."""
+    stanzas = _stanzas(40)
+    stanzas[1] = stanzas[1].replace("Depends: p2 (>= 1), libc6", "DEpends: mixed")
+    stanzas[39] = stanzas[39].replace("Priority: optional", "priority: important")
+    data = "\n".join(stanzas).encode()
+    fresh = deb_parsed.packages(Cache(tmp_path / "cache"), DIGEST, lambda: data)
+    assert _read(fresh) == _read(parse_packages(data))
+    assert fresh[1].depends[0][0].name == "mixed" and fresh[39].priority == "important"
+
+
+def test_the_first_malformed_span_in_the_file_is_the_error(tmp_path: Path,
+                                                         split_small) -> None:
+    stanzas = _stanzas(40)
+    stanzas[14] = stanzas[14].replace("libc6", "libc6 (>= 1.0")
+    stanzas[35] = stanzas[35].replace("libc6", "libc6 [amd64] (>= 1)")
+    data = "\n".join(stanzas).encode()
+    with pytest.raises(MalformedIndex) as whole:
+        parse_packages(data)
+    with pytest.raises(MalformedIndex) as parts:
+        deb_parsed.packages(Cache(tmp_path / "cache"), DIGEST, lambda: data)
+    assert str(parts.value) == str(whole.value) and "'p14'" in str(parts.value)
+    assert not list((tmp_path / "cache").rglob(DIGEST.value))
+
+
+@pytest.mark.parametrize("broken", ["fork", "child"])
+def test_a_span_whose_child_cannot_answer_is_read_here(tmp_path: Path, split_small,
+                                                      monkeypatch, broken: str) -> None:
+    import pickle
+    if broken == "fork":
+        def no_fork() -> int:
+            raise OSError(11, "Resource temporarily unavailable")
+        monkeypatch.setattr(deb_parsed.os, "fork", no_fork)
+    else:
+        parent = os.getpid()
+        real_dump = pickle.dump
+
+        def dies_in_child(*args, **kwargs):
+            if os.getpid() != parent:
+                raise RuntimeError("the child fails")
+            return real_dump(*args, **kwargs)
+        monkeypatch.setattr(deb_parsed.pickle, "dump", dies_in_child)
+    data = _index(50)
+    fresh = deb_parsed.packages(Cache(tmp_path / "cache"), DIGEST, lambda: data)
+    assert _read(fresh) == _read(parse_packages(data))

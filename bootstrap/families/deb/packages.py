@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, NamedTuple, Optional, Union
+from typing import Iterable, Iterator, NamedTuple, Optional, TypeVar, Union
 
 from bootstrap.errors import Die
 from bootstrap.numbers import number
@@ -37,9 +37,15 @@ _UNUSUAL = re.compile(r"\n(?:[a-z]|[A-Z]{2}[A-Z-]*:|[^\s:][^:\n]*\n)")
 _UNUSUAL_BYTES = re.compile(_UNUSUAL.pattern.encode())
 _STANZA_SEP = re.compile(r"\n[ \t]*\n")
 _STANZA_SEP_BYTES = re.compile(_STANZA_SEP.pattern.encode())
+# where split() may cut: a bare blank line between two stanzas, which every
+# reading of the file separates there (a line of blanks could be cut inside)
+_CUT = re.compile(rb"[^ \t\n]\n\n(?=[^ \t\n])")
 _CHECKED_SET = frozenset(_CHECKED)
 # field names are case-insensitive (deb822)
 _SPELLING = {f.lower(): f for f in _WANTED + _CHECKED}
+
+
+AnyText = TypeVar("AnyText", str, bytes)
 
 
 class MalformedIndex(ValueError):
@@ -206,23 +212,58 @@ def _stanzas(data: bytes) -> Iterator[str]:
 def records(text: Union[str, bytes]) -> Iterator[dict[str, object]]:
     """Each package's fields (a DebPackage's __dict__) from a whole Packages file
     (its bytes, or text); MalformedIndex where apt would refuse the file."""
+    text = prepared(text)
+    return part_records(text, unusual(text, 0, len(text)))
+
+
+def prepared(text: AnyText) -> AnyText:
+    """A whole Packages file ready for part_records(), its lines ended by "\n"
+    alone; MalformedIndex where apt refuses it for its end."""
     if isinstance(text, bytes):
         text = text.replace(b"\r\n", b"\n") if b"\r" in text else text
         tail = text[text.rfind(b":") + 1:].decode("utf-8", "replace")
-        exact = _UNUSUAL_BYTES.search(text) is not None
     else:
         text = text.replace("\r\n", "\n") if "\r" in text else text
         tail = text[text.rfind(":") + 1:]
-        exact = _UNUSUAL.search(text) is not None
     # apt finds no colon to end such a line's name, and refuses the file
     dangling = re.search(r"\n([^\s].*)", tail)
     if dangling:
         raise MalformedIndex(f"it ends in a line that is neither a field nor a continuation: "
                              f"{dangling[1][:60]!r}")
+    return text
+
+
+def unusual(text: Union[str, bytes], start: int, end: int) -> bool:
+    """Whether a line of text[start:end] (a prepared() file, or a span split()
+    gave) makes its fields be read as apt reads any spelling. The newlines around
+    a span are its lines' too: a match never crosses them, so a file is unusual
+    exactly where one of its spans is."""
+    pattern = _UNUSUAL_BYTES if isinstance(text, bytes) else _UNUSUAL
+    return pattern.search(text, max(0, start - 1), end + 1) is not None
+
+
+def part_records(text: Union[str, bytes], exact: bool) -> Iterator[dict[str, object]]:
+    """The records of a prepared() file, or of a span of it split() gave;
+    exact: whether unusual() holds anywhere in the file."""
     for stanza in stanzas(text):
         record = _record(stanza, exact)
         if record is not None:
             yield record
+
+
+def split(text: bytes, parts: int) -> list[tuple[int, int]]:
+    """A prepared() file cut between stanzas into at most parts spans (start,
+    end) of about equal size, whose stanzas are the file's, in order."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for n in range(1, parts):
+        m = _CUT.search(text, max(start, len(text) * n // parts))
+        if m is None:
+            break
+        spans.append((start, m.start() + 1))
+        start = m.end()
+    spans.append((start, len(text)))
+    return spans
 
 
 def stanzas(text: Union[str, bytes]) -> Iterator[str]:
