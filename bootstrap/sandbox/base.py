@@ -137,11 +137,12 @@ class Sandbox:
             interactive: bool = False, resolv: Optional[str] = None,
             input: Optional[bytes] = None, hostname: Optional[str] = None,
             scratch: Optional[dict[str, bytes]] = None,
-            user: Optional[tuple[int, int]] = None) -> None:
+            user: Optional[tuple[int, int]] = None, no_sync: bool = False) -> None:
         """Enter tree (with the host's /dev, /proc and /sys) and run each command in
         turn as root (user: as this uid and gid of the tree); raise CommandFailed
         at the first that fails. fake_chown: chown
-        succeeds without effect where ownership cannot be made real (see linux.py).
+        succeeds without effect where ownership cannot be made real; no_sync: so
+        do fsync and its kin (see linux.py).
         resolv: a host file to show as the tree's /etc/resolv.conf while it runs.
         input: what every command reads on stdin (else nothing). hostname: the
         name the commands see (a UTS namespace of their own). scratch: files shown
@@ -164,8 +165,7 @@ class Sandbox:
             if hostname:
                 linux.unshare(linux.CLONE_NEWUTS)
                 socket.sethostname(hostname)
-            if fake_chown:
-                linux.fake_chown()
+            linux.install_filter(fake_chown=fake_chown, no_sync=no_sync)
             if user:
                 self._user_namespace(*user)
             os.chroot(tree)
@@ -300,7 +300,7 @@ class TreeRunner:
             log = self.log.fileno() if self.log else sys.stderr.fileno()
             try:
                 self.sandbox.run(self.tree, commands, dict(env, PATH=self.path), log,
-                                 fake_chown=self.fake_chown, input=input)
+                                 fake_chown=self.fake_chown, input=input, no_sync=True)
             finally:
                 self.writer.forget()
 

@@ -27,7 +27,7 @@ class PtraceSandbox(Sandbox):
             interactive: bool = False, resolv: Optional[str] = None,
             input: Optional[bytes] = None, hostname: Optional[str] = None,
             scratch: Optional[dict[str, bytes]] = None,
-            user: Optional[tuple[int, int]] = None) -> None:
+            user: Optional[tuple[int, int]] = None, no_sync: bool = False) -> None:
         """As Sandbox.run; hostname cannot be given without a UTS namespace (PRoot
         fakes no host name), and scratch is a host folder bound at /run/rootstrap."""
         ids = ["-i", f"{user[0]}:{user[1]}"] if user else ["-0"]
@@ -43,16 +43,16 @@ class PtraceSandbox(Sandbox):
             if scratch:
                 write_scratch(Path(folder), scratch)
                 base += ["-b", f"{folder}:/{SCRATCH}"]
-            self._run_each(base, commands, env, log, fake_chown, interactive, input)
+            self._run_each(base, commands, env, log, fake_chown, interactive, input, no_sync)
 
     def _run_each(self, base: list[str], commands: Sequence[Sequence[str]],
                   env: dict[str, str], log: Optional[int], fake_chown: bool,
-                  interactive: bool, input: Optional[bytes]) -> None:
+                  interactive: bool, input: Optional[bytes], no_sync: bool) -> None:
         def confine() -> None:
             # PRoot fakes chown that fails with EPERM, not EINVAL (an unmapped id when
             # it runs inside someone's user namespace): the filter answers both; and
             # it hides the calls an older PRoot would let through to the host's paths
-            linux.install_filter(fake_chown=fake_chown, hide_from_proot=True)
+            linux.install_filter(fake_chown=fake_chown, hide_from_proot=True, no_sync=no_sync)
 
         for argv in commands:
             code = subprocess.run(base + list(argv), env=env, preexec_fn=confine,
