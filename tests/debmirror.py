@@ -641,6 +641,10 @@ class MirrorServer:
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             server_version = "rootstrap-test-mirror/1"
+            # headers and body go out as separate writes: with Nagle's algorithm the
+            # body of every answer on a kept-alive connection waited for the client's
+            # delayed ACK (40 ms), which no real mirror makes it wait
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
