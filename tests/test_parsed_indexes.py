@@ -202,5 +202,8 @@ def test_a_span_whose_child_cannot_answer_is_read_here(tmp_path: Path, split_sma
             return real_dump(*args, **kwargs)
         monkeypatch.setattr(deb_parsed.pickle, "dump", dies_in_child)
     data = _index(50)
-    fresh = deb_parsed.packages(Cache(tmp_path / "cache"), DIGEST, lambda: data)
+    cache = Cache(tmp_path / "cache")
+    fds = len(os.listdir("/proc/self/fd"))
+    fresh = deb_parsed.packages(cache, DIGEST, lambda: data)
     assert _read(fresh) == _read(parse_packages(data))
+    assert len(os.listdir("/proc/self/fd")) == fds      # no pipe left open

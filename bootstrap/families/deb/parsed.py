@@ -60,9 +60,9 @@ def packages(cache: Cache, digest: Digest,
              text: Callable[[], Union[str, bytes]]) -> list[DebPackage]:
     """The index's packages: kept from an earlier parse of the file digest names,
     else parsed from text() (its decompressed content), on every core, and
-    kept. Either way
-    they are built from columns, the stanzas kept compressed: a parse holds
-    each field once and never the whole index's records as dictionaries.
+    kept. Either way they are built from columns, the stanzas kept compressed:
+    a parse holds each field once and never the whole index's records as
+    dictionaries.
     MalformedIndex where apt would refuse the file (nothing is kept then)."""
     kinds = ("deb-packages", "deb-stanzas")
     kept = [cache.derived(digest, kind) for kind in kinds]
@@ -131,9 +131,14 @@ class _Child:
         self.pid = 0
         try:
             self.read, write = os.pipe()
-            self.pid = os.fork()
         except OSError:
             return          # no process to be had: the span is read here
+        try:
+            self.pid = os.fork()
+        except OSError:
+            os.close(self.read)
+            os.close(write)
+            return
         if self.pid == 0:
             status = 1
             try:
