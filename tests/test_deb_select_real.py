@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bootstrap import xz
 from bootstrap.cache import Cache
 from bootstrap.digest import Digest
 from bootstrap.families.deb import parsed
@@ -37,6 +38,7 @@ VARIANTS = {
 
 _INDEXES: dict[str, list[DebPackage]] = {}
 _TEXTS: dict[str, str] = {}
+_XZ: dict[str, bytes] = {}
 
 
 def _index(release: str) -> list[DebPackage]:
@@ -48,6 +50,7 @@ def _index(release: str) -> list[DebPackage]:
             resp.raise_for_status()
         except requests.RequestException as exc:
             pytest.skip(f"cannot download {url}: {exc}")
+        _XZ[release] = resp.content
         text = _TEXTS[release] = lzma.decompress(resp.content).decode("utf-8")
         _INDEXES[release] = parse_packages(text)
     return _INDEXES[release]
@@ -122,3 +125,13 @@ def test_an_index_read_on_every_core_is_the_index_read_whole(release: str, tmp_p
     want = [_as_read(p) for p in whole]
     assert [_as_read(p) for p in fresh] == want
     assert [_as_read(p) for p in kept] == want
+
+
+@pytest.mark.parametrize("release", ["bookworm", "trixie"])
+def test_the_real_index_is_decompressed_a_block_per_thread(release: str) -> None:
+    """Debian's Packages.xz comes in blocks of 24 MiB: each is decoded on a thread
+    of its own, into the bytes one pass gives."""
+    _index(release)
+    data = _XZ[release]
+    assert len(xz.blocks(data) or []) >= 2
+    assert xz.decompress(data, 2) == _TEXTS[release].encode()

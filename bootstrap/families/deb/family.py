@@ -5,6 +5,7 @@ import bz2
 import gzip
 import hashlib
 import lzma
+import os
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Any, BinaryIO, Optional, Sequence
 
 import zstandard
 
+from bootstrap import xz
 from bootstrap.digest import Digest
 from bootstrap.errors import die
 from bootstrap.families import (Chosen, Described, Family, Plan, RunSetup, Verdict,
@@ -84,7 +86,7 @@ APT_SANDBOX = b'// rootstrap run: _apt is not mapped in this namespace\nAPT::San
 def _decompress(data: bytes, name: str) -> bytes:
     try:
         if name.endswith((".xz", ".lzma")):
-            data = lzma.decompress(data)
+            data = xz.decompress(data, len(os.sched_getaffinity(0)))
         elif name.endswith(".gz"):
             data = gzip.decompress(data)
         elif name.endswith(".bz2"):
