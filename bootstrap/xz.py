@@ -30,9 +30,20 @@ def decompress(data: bytes, workers: int) -> bytes:
         return lzma.decompress(data)
     try:
         with ThreadPoolExecutor(min(workers, len(streams))) as pool:
-            return b"".join(pool.map(lzma.decompress, streams))
-    except lzma.LZMAError:
+            return b"".join(pool.map(_whole_stream, streams))
+    except (lzma.LZMAError, RuntimeError):      # RuntimeError: no thread to be had
         return lzma.decompress(data)
+
+
+def _whole_stream(stream: bytes) -> bytes:
+    """A block made a stream, decoded only if it is exactly one stream: bytes
+    after a stream's end (which lzma.decompress would skip) mean the record did
+    not frame one block."""
+    decoder = lzma.LZMADecompressor(lzma.FORMAT_XZ)
+    out = decoder.decompress(stream)
+    if not decoder.eof or decoder.unused_data:
+        raise lzma.LZMAError("a record of the index frames no single block")
+    return out
 
 
 def blocks(data: bytes) -> Optional[list[bytes]]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import lzma
 import shutil
+import struct
 import subprocess
+import zlib
 
 import pytest
 from hypothesis import given, settings
@@ -79,3 +81,25 @@ def test_any_change_gives_what_one_pass_gives(changes: list[tuple[int, int]],
 
 
 _SMALL = _xz(TEXT[:40000], "--block-size=4KiB") if shutil.which("xz") else b""
+
+
+def _framed(streams: list[bytes], records: list[tuple[int, int]]) -> bytes:
+    """One stream's header, the given bytes as its blocks, and an index of the
+    given records with its footer: a file whose index may lie about its blocks."""
+    index = b"\x00" + xz._encode(len(records)) + b"".join(
+        xz._encode(a) + xz._encode(b) for a, b in records)
+    index += b"\x00" * (-len(index) % 4)
+    index += struct.pack("<I", zlib.crc32(index))
+    flags = streams[0][6:8]
+    rest = struct.pack("<I", len(index) // 4 - 1) + flags
+    return b"".join(streams) + index + struct.pack("<I", zlib.crc32(rest)) + rest + b"YZ"
+
+
+def test_a_record_framing_a_whole_stream_is_not_taken_for_a_block() -> None:
+    """One pass stops at the end of the first whole stream (and ignores what
+    follows); records that frame a stream with its own index and footer, and
+    another stream's blocks, must not add bytes one pass never gives."""
+    first, second = lzma.compress(b"first\n"), lzma.compress(b"Package: injected\n")
+    data = _framed([first, second[12:]], [(len(first) - 12, 6), (len(second) - 12, 18)])
+    assert xz.blocks(data) is not None
+    assert _outcome(data, 2) == _outcome(data, 1)
