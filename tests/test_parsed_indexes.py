@@ -207,3 +207,40 @@ def test_a_span_whose_child_cannot_answer_is_read_here(tmp_path: Path, split_sma
     fresh = deb_parsed.packages(cache, DIGEST, lambda: data)
     assert _read(fresh) == _read(parse_packages(data))
     assert len(os.listdir("/proc/self/fd")) == fds      # no pipe left open
+
+
+def test_a_carriage_return_before_a_blank_line_is_not_cut_from_its_line(tmp_path: Path,
+                                                                        split_small) -> None:
+    """'b\\r\\r\\n\\r\\n' is 'b\\r\\n\\n' once prepared and 'b\\n\\n' when stanzas() folds
+    again: a cut after the '\\r' would leave it in the stanza."""
+    stanzas = _stanzas(40)
+    data = "".join(s[:-1] + ("\n\n" if n % 5 == 4 else "\r\r\n\r\n")
+                   for n, s in enumerate(stanzas)).encode()
+    fresh = deb_parsed.packages(Cache(tmp_path / "cache"), DIGEST, lambda: data)
+    assert _read(fresh) == _read(parse_packages(data)) and len(fresh) == 40
+
+
+def test_an_interrupted_parse_leaves_no_child(tmp_path: Path, split_small,
+                                            monkeypatch) -> None:
+    """Stopped while it reads the first child's answer (Ctrl-C, a signal), the
+    parent kills every child, however much each has yet to send, and returns."""
+    import pickle
+    import signal
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(deb_parsed.pickle, "load", interrupted)
+    data = _index(8000)           # each child's answer is more than a pipe holds
+    assert len(pickle.dumps(deb_parsed.parse_part(data, 0, len(data) // 4))) > 1 << 17
+    def hung(signum, frame):
+        raise TimeoutError("the parse hung on a child blocked on its pipe")
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(30)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            deb_parsed.packages(Cache(tmp_path / "cache"), DIGEST, lambda: data)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)

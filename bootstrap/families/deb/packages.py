@@ -38,8 +38,9 @@ _UNUSUAL_BYTES = re.compile(_UNUSUAL.pattern.encode())
 _STANZA_SEP = re.compile(r"\n[ \t]*\n")
 _STANZA_SEP_BYTES = re.compile(_STANZA_SEP.pattern.encode())
 # where split() may cut: a bare blank line between two stanzas, which every
-# reading of the file separates there (a line of blanks could be cut inside)
-_CUT = re.compile(rb"[^ \t\n]\n\n(?=[^ \t\n])")
+# reading of the file separates there (a line of blanks could be cut inside,
+# and a carriage return before it is a line end that stanzas() folds again)
+_CUT = re.compile(rb"[^ \t\n\r]\n\n(?=[^ \t\n\r])")
 _CHECKED_SET = frozenset(_CHECKED)
 # field names are case-insensitive (deb822)
 _SPELLING = {f.lower(): f for f in _WANTED + _CHECKED}

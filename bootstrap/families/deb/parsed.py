@@ -101,8 +101,10 @@ def _parse(text: Union[str, bytes]) -> list[_Part]:
         spans = [(0, len(text))]
     else:
         spans = split(text, workers)
-    children = [_Child(text, *span) for span in spans[1:]]
+    children: list[_Child] = []
     try:
+        for span in spans[1:]:
+            children.append(_Child(text, *span, [c.read for c in children]))
         parts = [parse_part(text, *spans[0])] + [child.part() for child in children]
     finally:
         for child in children:
@@ -124,11 +126,12 @@ class _Child:
     """A forked process reading one span of an index. It runs only the parse
     (no locks another thread of the parent might hold: every module it needs is
     loaded, gc is off as the parent has it) and leaves by os._exit, whatever
-    happens."""
+    happens. It closes the pipes of the children forked before it, so that each
+    pipe has one reader: the parent, which kills a child it stops reading."""
 
-    def __init__(self, text: bytes, start: int, end: int) -> None:
+    def __init__(self, text: bytes, start: int, end: int, others: list[int]) -> None:
         self.text, self.span = text, (start, end)
-        self.pid = 0
+        self.pid, self.read = 0, -1
         try:
             self.read, write = os.pipe()
         except OSError:
@@ -136,13 +139,14 @@ class _Child:
         try:
             self.pid = os.fork()
         except OSError:
-            os.close(self.read)
             os.close(write)
             return
         if self.pid == 0:
             status = 1
             try:
-                os.close(self.read)
+                for fd in [self.read, *others]:
+                    if fd >= 0:
+                        os.close(fd)
                 with os.fdopen(write, "wb") as out:
                     pickle.dump(parse_part(text, start, end), out,
                                 protocol=pickle.HIGHEST_PROTOCOL)
@@ -154,28 +158,27 @@ class _Child:
     def part(self) -> _Part:
         """The child's part. Where the child could not answer, the span is
         read here."""
+        result = None
         if self.pid:
             try:
-                with os.fdopen(self.read, "rb") as answer:
+                answer, self.read = os.fdopen(self.read, "rb"), -1
+                with answer:
                     result = pickle.load(answer)
             except (OSError, EOFError, pickle.UnpicklingError):
-                result = None
+                pass
             finally:
-                self._reap()
-            if isinstance(result, _Part):
-                return result
-        return parse_part(self.text, *self.span)
+                self.close()
+        return result if isinstance(result, _Part) else parse_part(self.text, *self.span)
 
     def close(self) -> None:
-        """Stop the child if it is still there (a span before its failed)."""
-        if self.pid:
-            os.kill(self.pid, signal.SIGKILL)
+        """End the child, done or not, and let go of its pipe."""
+        if self.read >= 0:
             os.close(self.read)
-            self._reap()
-
-    def _reap(self) -> None:
-        pid, self.pid = self.pid, 0
-        os.waitpid(pid, 0)
+            self.read = -1
+        if self.pid:
+            pid, self.pid = self.pid, 0
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
 
 
 def parse_part(text: Union[str, bytes], start: int, end: int,
