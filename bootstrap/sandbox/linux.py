@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import os
 from typing import Optional
 
@@ -84,8 +85,8 @@ def _program(arch: int, answers: list[tuple[int, int]]) -> list[_Filter]:
     prog = [_Filter(_LD_ABS_W, 0, 0, 4),                      # A = seccomp_data.arch
             _Filter(_JEQ_K, 0, 2 * len(answers) + 1, arch),   # foreign ABI: allow
             _Filter(_LD_ABS_W, 0, 0, 0)]                      # A = seccomp_data.nr
-    for nr, errno in answers:
-        prog += [_Filter(_JEQ_K, 0, 1, nr), _Filter(_RET_K, 0, 0, RET_ERRNO | errno)]
+    for nr, code in answers:
+        prog += [_Filter(_JEQ_K, 0, 1, nr), _Filter(_RET_K, 0, 0, RET_ERRNO | code)]
     prog.append(_Filter(_RET_K, 0, 0, RET_ALLOW))
     return prog
 
@@ -105,7 +106,13 @@ def install_filter(fake_chown: bool = False, hide_from_proot: bool = False,
     filters = _program(arch, answers)
     array = (_Filter * len(filters))(*filters)
     prog = _Prog(len(filters), array)
-    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
-    _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0),
-           "prctl(SECCOMP)")
+    if _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
+        if ctypes.get_errno() != errno.EACCES:
+            _check(-1, "prctl(SECCOMP)")
+        # without CAP_SYS_ADMIN (no namespace of our own: PRoot's mode) the kernel
+        # takes a filter only from a process that gains no privileges by exec;
+        # where it is root, setuid programs and SELinux transitions keep working
+        _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
+        _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0),
+               "prctl(SECCOMP)")
     return True
