@@ -86,7 +86,7 @@ APT_SANDBOX = b'// rootstrap run: _apt is not mapped in this namespace\nAPT::San
 def _decompress(data: bytes, name: str) -> bytes:
     try:
         if name.endswith((".xz", ".lzma")):
-            data = xz.decompress(data, len(os.sched_getaffinity(0)))
+            data = xz.decompress(data, os.cpu_count() or 1)
         elif name.endswith(".gz"):
             data = gzip.decompress(data)
         elif name.endswith(".bz2"):

@@ -119,7 +119,7 @@ def _parse(text: Union[str, bytes]) -> list[_Part]:
 
 
 def _cores() -> int:
-    return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 class _Child:
