@@ -18,6 +18,7 @@ from bootstrap.families.deb import parsed
 from bootstrap.families.deb.packages import DebPackage, parse_packages
 from bootstrap.families.deb.relation import Relation
 from bootstrap.families.deb.select import Request, _Providers, select
+from test_parsed_indexes import as_read
 
 pytestmark = pytest.mark.network
 
@@ -102,13 +103,6 @@ def parse_packages_fresh(release: str) -> list[DebPackage]:
     return parse_packages(_TEXTS[release])
 
 
-def _as_read(p: DebPackage) -> tuple[object, ...]:
-    """Everything the pipeline takes from a package's stanza, relations unparsed."""
-    d = p.__dict__
-    rel = tuple(getattr(d[k], "text", d[k]) for k in parsed.RELATIONS)
-    return tuple(d[k] for k in parsed.PLAIN) + rel + (p.stanza,)
-
-
 @pytest.mark.parametrize("release", ["bookworm", "trixie"])
 def test_an_index_read_on_every_core_is_the_index_read_whole(release: str, tmp_path: Path,
                                                             monkeypatch) -> None:
@@ -122,9 +116,9 @@ def test_an_index_read_on_every_core_is_the_index_read_whole(release: str, tmp_p
     fresh = parsed.packages(cache, digest, lambda: _TEXTS[release].encode())
     kept = parsed.packages(cache, digest, lambda: pytest.fail("parsed again"))
     assert len(fresh) == len(whole) > 60000
-    want = [_as_read(p) for p in whole]
-    assert [_as_read(p) for p in fresh] == want
-    assert [_as_read(p) for p in kept] == want
+    want = [as_read(p) for p in whole]
+    assert [as_read(p) for p in fresh] == want
+    assert [as_read(p) for p in kept] == want
 
 
 @pytest.mark.parametrize("release", ["bookworm", "trixie"])

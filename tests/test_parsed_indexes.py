@@ -15,7 +15,7 @@ import pytest
 from bootstrap.cache import Cache
 from bootstrap.digest import Digest
 from bootstrap.families.deb import parsed as deb_parsed
-from bootstrap.families.deb.packages import MalformedIndex, parse_packages
+from bootstrap.families.deb.packages import DebPackage, MalformedIndex, parse_packages
 from bootstrap.families.pacman import parsed as pacman_parsed
 from bootstrap.families.pacman.syncdb import parse_db
 
@@ -123,14 +123,15 @@ def _index(count: int, seps: tuple[str, ...] = ("\n\n", "\n \n", "\n\n\n", "\n\t
     return out.encode()
 
 
-def _read(pkgs: list) -> list[tuple[object, ...]]:
-    rows = []
-    for p in pkgs:
-        d = p.__dict__
-        rows.append(tuple(d[k] for k in deb_parsed.PLAIN)
-                    + tuple(getattr(d[k], "text", d[k]) for k in deb_parsed.RELATIONS)
-                    + (p.stanza,))
-    return rows
+def as_read(p: DebPackage) -> tuple[object, ...]:
+    """Everything the pipeline takes from a package's stanza, relations unparsed."""
+    d = p.__dict__
+    return tuple(d[k] for k in deb_parsed.PLAIN) \
+        + tuple(getattr(d[k], "text", d[k]) for k in deb_parsed.RELATIONS) + (p.stanza,)
+
+
+def _read(pkgs: list[DebPackage]) -> list[tuple[object, ...]]:
+    return [as_read(p) for p in pkgs]
 
 
 @pytest.fixture
