@@ -11,7 +11,7 @@ fakeroot pacman cannot chroot, so the fixture's scriptlets fail there (it goes
 on, as pacman does); as root they run.
 
 Floor line: the same packages decompressed and written alone by bsdtar on
-every core."""
+every core; and rootstrap's start alone (the interpreter and a build's imports)."""
 from __future__ import annotations
 
 import json
@@ -127,6 +127,7 @@ def workload(python: str, user: User, runs: int, bulk: int, state: Path,
     server_line = f"{server.url}/$repo/os/$arch"
     rs, pr = Series("rootstrap"), Series("pacman (root)")
     pf, fl = Series("pacman (fakeroot)"), Series("floor: decompress+write alone")
+    st = Series("rootstrap's start: python + imports")
     installed: list[Path] = []
     try:
         for n in range(runs + 1):        # the first round fills every cache
@@ -157,19 +158,21 @@ def workload(python: str, user: User, runs: int, bulk: int, state: Path,
                 user.remove(fake_target)
             x = floor.extract(user, installed, f"bsdtar -xf {{}} -C OUT {META}", "arch",
                               logs / "arch-floor.log")
+            s = floor.start(user, python, "pacman", logs / "arch-start.log")
             if n:
                 rs.samples.append(r)
                 pr.samples.append(p)
                 if with_fakeroot:
                     pf.samples.append(f)
                 fl.samples.append(x)
+                st.samples.append(s)
     finally:
         server.close()
     series = [rs, pr] + ([pf] if with_fakeroot else [])
     return [Comparison("arch", f"Arch fixture base + {bulk} bulk packages "
                        f"({len(installed)} packages) to a directory, warm caches, "
                        f"{runs} runs alternating; rootstrap as {user.name}", series, [fl],
-                       extra="configure")]
+                       extra="configure", start=st)]
 
 
 def _name(filename: str) -> str:

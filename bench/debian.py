@@ -9,7 +9,9 @@ told to trust, so neither downloads a package.
 
 Floor lines: the same .deb files downloaded alone (as many at once as
 rootstrap's --jobs, cold), and the same data members decompressed and written
-alone by dpkg-deb --extract on every core (warm)."""
+alone by dpkg-deb --extract on every core (warm); and rootstrap's start alone
+(the interpreter and the imports of a build), which with the floor and dpkg's
+configure makes the least time any rootstrap build of the work could take."""
 from __future__ import annotations
 
 import hashlib
@@ -213,21 +215,25 @@ def workload(python: str, user: User, release: str, variant: str, runs: int,
         sources = local_mirror(state / f"{name}-mirror", release, debs, state / f"{name}-key")
         rs, mm, fl = Series("rootstrap"), Series("mmdebstrap"), \
             Series("floor: decompress+write alone")
+        st = Series("rootstrap's start: python + imports")
         for n in range(runs + 1):      # the first round warms the page cache for both
             r, m = ours(warm_cache, f"{name}-warm"), peer(sources, f"{name}-warm")
             f = floor.extract(user, debs, "dpkg-deb --extract {} OUT", name,
                               logs / f"{name}-floor.log")
+            s = floor.start(user, python, "deb", logs / f"{name}-start.log")
             if n:
                 rs.samples.append(r)
                 mm.samples.append(m)
                 fl.samples.append(f)
+                st.samples.append(s)
         notes = _same_work(rs, theirs)
         if cold_rs:
             notes.append(f"rootstrap cold/warm: {cold_rs.median / rs.median:.2f}")
         results.append(Comparison(
             f"{name} warm", f"Debian {release} {variant} to a tar, rootstrap's cache full, "
             f"mmdebstrap from a file:// mirror of the {len(debs)} debs, {runs} runs "
-            f"alternating, as {user.name}", [rs, mm], [fl], notes=notes, extra="configure"))
+            f"alternating, as {user.name}", [rs, mm], [fl], notes=notes, extra="configure",
+            start=st))
     user.remove(out)
     user.remove(theirs)
     return results

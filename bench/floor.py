@@ -22,3 +22,10 @@ def extract(user: User, files: list[Path], command: str, name: str, log: Path) -
         return measure.run(user.command(["sh", "-c", script]), log=log)[0]
     finally:
         user.remove(out)
+
+
+def start(user: User, python: str, family: str, log: Path) -> Sample:
+    """What every build of rootstrap pays before any work: the interpreter
+    starting and importing the modules a build of family uses."""
+    return measure.run(user.command([python, "-c", f"import bootstrap.cli, bootstrap.build, "
+                                     f"bootstrap.families.{family}.family"]), log=log)[0]

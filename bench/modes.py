@@ -36,6 +36,16 @@ def workload(python: str, mapped: User, single: User, release: str, runs: int
     full = series["userns-full"]
     notes = [f"{s.name}/userns-full: {s.median / full.median:.2f}"
              for s in series.values() if s is not full]
+    # PRoot's cost lies in the commands it traces (dpkg's configure): the rest of
+    # a build is the same work in every mode
+    configure = {name: s.phases().get("configure", 0.0) for name, s in series.items()}
+    notes.append("configure (median s): " + ", ".join(f"{n} {t:.2f}"
+                                                      for n, t in configure.items()))
+    for s in series.values():
+        if s is not full:
+            more = configure[s.name] - configure[full.name]
+            notes.append(f"{s.name} over userns-full: configure {more:+.2f} s, the rest "
+                         f"{s.median - full.median - more:+.2f} s")
     if "ptrace" not in series:
         notes.append("ptrace: PRoot is not installed")
     return [Comparison("modes", f"Debian {release} minbase to a tar, warm cache, "

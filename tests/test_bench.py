@@ -1,7 +1,7 @@
 """The benchmark harness runs end to end on the Arch fixture (one run, no bulk
 packages: a smoke test, not a measurement) and prints what it promises: each
-contestant's times and peak memory, the ratios, rootstrap's phases and the
-floor line."""
+contestant's times and peak memory, the ratios, rootstrap's phases, the
+floor line, rootstrap's start and the least ratio they allow."""
 from __future__ import annotations
 
 import os
@@ -45,5 +45,10 @@ def test_harness_prints_times_ratios_phases_and_floor_for_the_arch_fixture() -> 
     assert re.search(rf"^  ratio rootstrap/pacman \(fakeroot\): {number}$", out, re.M), out
     assert re.search(rf"^  ratio rootstrap/\(floor: decompress\+write alone \+ configure "
                      rf"{number}\): {number}$", out, re.M), out
+    assert re.search(rf"^  rootstrap's start: python \+ imports +{number} +{number} +{number} ",
+                     out, re.M), out
+    least = re.search(rf"^  least ratio to pacman \(root\) \(floor: decompress\+write alone "
+                      rf"\+ configure \+ start = ({number}) s\): ({number})$", out, re.M)
+    assert least and float(least.group(1)) > 0, out
     phases = re.search(r"^  rootstrap phases \(median s\): (.*)$", out, re.M)
     assert phases and {"index", "unpack", "configure"} <= set(phases.group(1).split()[::2]), out
