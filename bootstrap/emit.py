@@ -15,6 +15,7 @@ from typing import BinaryIO, Optional
 
 import zstandard
 
+from bootstrap import cores
 from bootstrap.atomic import AtomicFile
 from bootstrap.pgzip import GzipWriter
 from bootstrap.errors import die
@@ -62,7 +63,7 @@ class Compressed:
             # on every core: zstd's output does not depend on how many threads
             # work, once there is one (threads=0 is another, single-threaded format)
             self.stream = zstandard.ZstdCompressor(
-                level=10, threads=os.cpu_count() or 1).stream_writer(raw, closefd=False)
+                level=10, threads=cores.usable()).stream_writer(raw, closefd=False)
         else:
             self.stream = raw
 

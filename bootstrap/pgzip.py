@@ -4,12 +4,13 @@ sync flush, so the blocks join into one deflate stream (as pigz makes it). The
 cut does not depend on the number of threads, so neither do the bytes."""
 from __future__ import annotations
 
-import os
 import struct
 import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
+
+from bootstrap import cores
 
 BLOCK = 1 << 20
 WINDOW = 32 << 10
@@ -27,7 +28,7 @@ class GzipWriter:
     def __init__(self, raw: BinaryIO, level: int = 6, threads: int = 0) -> None:
         self.raw = raw
         self.level = level
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads or cores.usable()
         self.pool = ThreadPoolExecutor(self.threads)
         self.pending: deque[Future[bytes]] = deque()
         self.buffer = bytearray()

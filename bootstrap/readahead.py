@@ -11,10 +11,11 @@ errors (a damaged archive, a bomb) raised there, at the same point.
 from __future__ import annotations
 
 import io
-import os
 import queue
 import threading
 from typing import BinaryIO, Callable, ContextManager, Optional, Sequence
+
+from bootstrap import cores
 
 # a package's decompressed contents, in handles of their own, opened from any thread
 Opener = Callable[[], ContextManager[BinaryIO]]
@@ -27,7 +28,7 @@ _DONE = object()
 def depth() -> int:
     """How many packages are decompressed beyond the one being written: what the
     cores left to the writer can do at once."""
-    return min(3, max(2, (os.cpu_count() or 1) - 1))
+    return min(3, max(2, cores.usable() - 1))
 
 
 class _Stream(io.RawIOBase):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap import xz
+from bootstrap import cores, xz
 from bootstrap.cache import Cache
 from bootstrap.digest import Digest
 from bootstrap.families.deb import parsed
@@ -110,7 +110,7 @@ def test_an_index_read_on_every_core_is_the_index_read_whole(release: str, tmp_p
     gives every package of the real index as one pass does, and so does the
     parse kept from it."""
     whole = parse_packages_fresh(release)
-    monkeypatch.setattr(parsed, "_cores", lambda: 4)
+    monkeypatch.setattr(cores, "usable", lambda: 4)
     cache = Cache(tmp_path / "cache")
     digest = Digest("sha256", "ef" * 32)
     fresh = parsed.packages(cache, digest, lambda: _TEXTS[release].encode())

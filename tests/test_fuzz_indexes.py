@@ -41,6 +41,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 
+from bootstrap import cores
 from bootstrap.cache import Cache
 from bootstrap.digest import Digest
 from bootstrap.errors import Die
@@ -281,7 +282,7 @@ def _deb_index_in_spans(data: bytes, name: str, whole: list[DebPackage]) -> None
     or is refused for the same reason."""
     def read(parts: int) -> object:
         with mock.patch.object(deb_parsed, "SPLIT_AT", 0), \
-                mock.patch.object(deb_parsed, "_cores", lambda: parts):
+                mock.patch.object(cores, "usable", lambda: parts):
             try:
                 got = deb_parsed.packages(cast(Cache, _Memory()), _sha256(data),
                                           lambda: _decompress(data, name))

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bootstrap"
 # Lower numbers are lower layers; a module may import its own layer and below.
 LAYERS = {
     0: ("errors", "digest", "atomic", "paths", "intree", "ledger", "reproducible",
-        "progress", "shaping", "pgzip", "numbers", "readahead", "xz"),
+        "progress", "shaping", "pgzip", "numbers", "readahead", "xz", "cores"),
     1: ("cache", "treewriter", "ownership", "schema", "baseconfig", "archive", "accounts",
         "target"),
     2: ("fetch", "trust", "sandbox", "emit", "recipe", "treeinfo", "oci", "squashfs",

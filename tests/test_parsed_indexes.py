@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bootstrap import cores
 from bootstrap.cache import Cache
 from bootstrap.digest import Digest
 from bootstrap.families.deb import parsed as deb_parsed
@@ -138,7 +139,7 @@ def _read(pkgs: list[DebPackage]) -> list[tuple[object, ...]]:
 def split_small(monkeypatch):
     """Every index is cut into up to four spans, three read by forked children."""
     monkeypatch.setattr(deb_parsed, "SPLIT_AT", 0)
-    monkeypatch.setattr(deb_parsed, "_cores", lambda: 4)
+    monkeypatch.setattr(cores, "usable", lambda: 4)
 
 
 @pytest.mark.parametrize("count", [1, 2, 3, 7, 200])

@@ -5,7 +5,6 @@ import bz2
 import gzip
 import hashlib
 import lzma
-import os
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ from typing import Any, BinaryIO, Optional, Sequence
 
 import zstandard
 
-from bootstrap import xz
+from bootstrap import cores, xz
 from bootstrap.digest import Digest
 from bootstrap.errors import die
 from bootstrap.families import (Chosen, Described, Family, Plan, RunSetup, Verdict,
@@ -86,7 +85,7 @@ APT_SANDBOX = b'// rootstrap run: _apt is not mapped in this namespace\nAPT::San
 def _decompress(data: bytes, name: str) -> bytes:
     try:
         if name.endswith((".xz", ".lzma")):
-            data = xz.decompress(data, os.cpu_count() or 1)
+            data = xz.decompress(data, cores.usable())
         elif name.endswith(".gz"):
             data = gzip.decompress(data)
         elif name.endswith(".bz2"):

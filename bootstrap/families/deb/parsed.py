@@ -14,6 +14,7 @@ from typing import Callable, Optional, Union
 
 import zstandard
 
+from bootstrap import cores
 from bootstrap.cache import Cache
 from bootstrap.digest import Digest
 from bootstrap.families.deb.packages import (DebPackage, MalformedIndex, _Raw, part_records,
@@ -96,7 +97,7 @@ def _parse(text: Union[str, bytes]) -> list[_Part]:
     another has one, every span is read again so. The first span's error, in the
     file's order, is the file's (MalformedIndex)."""
     text = prepared(text)
-    workers = min(MAX_PARTS, _cores())
+    workers = min(MAX_PARTS, cores.usable())
     if not isinstance(text, bytes) or len(text) < SPLIT_AT or workers < 2:
         spans = [(0, len(text))]
     else:
@@ -116,10 +117,6 @@ def _parse(text: Union[str, bytes]) -> list[_Part]:
         if p.error:
             raise p.error
     return parts
-
-
-def _cores() -> int:
-    return os.cpu_count() or 1
 
 
 class _Child:
