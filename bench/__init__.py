@@ -1,7 +1,7 @@
 """rootstrap's benchmark harness: rootstrap and the peer tool on the same work,
 in one run, alternating, several repetitions.
 
-    python -m bench debian-minbase debian-apt arch modes [--runs 3] [--cache both]
+    python -m bench debian-minbase debian-apt arch fedora modes [--runs 3] [--cache both]
     python -m bench debian-important debian-standard      (peak memory as sets grow)
 
 For each comparison it prints the median, min and max seconds and the peak RSS
@@ -18,5 +18,7 @@ Workloads:
   debian-standard
   arch                         the Arch test fixture vs pacman as root and under
                                fakeroot (bench/arch.py)
+  fedora                       the Fedora test fixture vs dnf --installroot as root
+                               (bench/fedora.py)
   modes                        userns-full vs userns-single vs ptrace (bench/modes.py)
 """

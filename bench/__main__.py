@@ -12,7 +12,7 @@ from bench import report, users
 from bench.measure import Failed
 
 WORKLOADS = ("debian-minbase", "debian-apt", "debian-important", "debian-standard", "arch",
-             "modes")
+             "fedora", "modes")
 DEFAULT_STATE = Path("/var/tmp/rootstrap-bench")
 
 
@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", choices=("cold", "warm", "both"), default="both",
                     help="Debian: which cache states to measure (default both)")
     ap.add_argument("--bulk", type=int, default=12,
-                    help="arch: packages of host libraries added to the fixture (default 12)")
+                    help="arch, fedora: packages of host libraries added to the fixture "
+                    "(default 12)")
     ap.add_argument("--no-fakeroot", action="store_true", help="arch: skip pacman under fakeroot")
     ap.add_argument("--state", type=Path, default=DEFAULT_STATE,
                     help=f"where users' homes, the venv and mirrors live ({DEFAULT_STATE})")
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = WORKLOADS if "all" in args.workloads else tuple(dict.fromkeys(args.workloads))
     debian = ["mmdebstrap", "dpkg-deb", "apt-ftparchive"]
     need = {**{w: debian for w in WORKLOADS if w.startswith("debian-")},
-            "arch": ["pacman", "bsdtar"], "modes": []}
+            "arch": ["pacman", "bsdtar"], "fedora": ["dnf", "rpm", "bsdtar"], "modes": []}
     missing = sorted({t for w in chosen for t in need[w] + ["/usr/bin/time"]
                       if not shutil.which(t)})
     if missing:
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     python = users.cli_python(state)
     mapped = users.ensure(users.MAPPED, state)
     caches = ("cold", "warm") if args.cache == "both" else (args.cache,)
-    from bench import arch, debian, modes
+    from bench import arch, debian, fedora, modes
     failed = 0
     for w in chosen:
         try:
@@ -62,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
             elif w == "arch":
                 results = arch.workload(python, mapped, args.runs, args.bulk, state,
                                         not args.no_fakeroot)
+            elif w == "fedora":
+                results = fedora.workload(python, mapped, args.runs, args.bulk, state)
             else:
                 single = users.ensure(users.SINGLE, state)
                 if os.geteuid() != 0:

@@ -127,7 +127,7 @@ def workload(python: str, user: User, runs: int, bulk: int, state: Path,
     server_line = f"{server.url}/$repo/os/$arch"
     rs, pr = Series("rootstrap"), Series("pacman (root)")
     pf, fl = Series("pacman (fakeroot)"), Series("floor: decompress+write alone")
-    st = Series("rootstrap's start: python + imports")
+    st = Series("rootstrap start: python + imports")
     installed: list[Path] = []
     try:
         for n in range(runs + 1):        # the first round fills every cache

@@ -215,7 +215,7 @@ def workload(python: str, user: User, release: str, variant: str, runs: int,
         sources = local_mirror(state / f"{name}-mirror", release, debs, state / f"{name}-key")
         rs, mm, fl = Series("rootstrap"), Series("mmdebstrap"), \
             Series("floor: decompress+write alone")
-        st = Series("rootstrap's start: python + imports")
+        st = Series("rootstrap start: python + imports")
         for n in range(runs + 1):      # the first round warms the page cache for both
             r, m = ours(warm_cache, f"{name}-warm"), peer(sources, f"{name}-warm")
             f = floor.extract(user, debs, "dpkg-deb --extract {} OUT", name,

@@ -21,6 +21,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -581,6 +582,14 @@ class Request:
     headers: dict[str, str]
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+        # a client hanging up mid-answer (librepo does once it has what it wants)
+        # is no fault of the mirror's
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class MirrorServer:
     """Serve ROOT on 127.0.0.1 from a thread, like a real mirror would.
 
@@ -604,7 +613,7 @@ class MirrorServer:
         self.ranges = True
         self.delay = 0.0            # seconds each file's answer waits (to make builds overlap)
         self._lock = threading.Lock()
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd = _Server(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever,
                                         name="mirror-server", daemon=True)
