@@ -13,6 +13,7 @@ reads rpm) on every core, as root (an unprivileged bsdtar cannot write into the
 0555 directories Fedora's packages make); and rootstrap's start alone."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -53,16 +54,18 @@ def build_mirror(work: Path, bulk: int) -> rpmmirror.FedoraRepos:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         signer = make_signer(work / "key")
-        specs = rpmmirror.fixture_specs(BUSYBOX, rpmmirror.armored(signer)) + bulk_specs(bulk)
-        repos = rpmmirror.FedoraRepos(root, signer, specs=specs)
-        for spec in specs:
-            path = rpmmirror.build_rpm(spec, repos.repo_dir(spec.repo) / "Packages" /
-                                       spec.name[0], signer)
-            repos.built[path.name] = path
-        for repo in ("fedora", "updates"):
-            repos.reindex(repo)
-        (work / "key.asc").write_text(rpmmirror.armored(signer))
-        stop_agent(signer)
+        try:
+            specs = rpmmirror.fixture_specs(BUSYBOX, rpmmirror.armored(signer)) + \
+                bulk_specs(bulk)
+            repos = rpmmirror.FedoraRepos(root, signer, specs=specs)
+            for spec in specs:
+                rpmmirror.build_rpm(spec, repos.repo_dir(spec.repo) / "Packages" /
+                                    spec.name[0], signer)
+            for repo in ("fedora", "updates"):
+                repos.reindex(repo)
+            (work / "key.asc").write_text(rpmmirror.armored(signer))
+        finally:
+            stop_agent(signer)
         for dirpath, _, _ in os.walk(work):
             os.chmod(dirpath, 0o755)
         done.write_text("")
@@ -80,10 +83,20 @@ def dnf_argv(work: Path, target: Path, names: list[str]) -> list[str]:
 
 
 def installed(root: Path) -> list[str]:
-    """The packages of a tree's rpm database, the imported key left out."""
+    """The packages of a tree's rpm database as name-version-release.arch, the
+    imported key left out."""
     out = subprocess.run(["rpm", "--root", str(root), "--dbpath", DBPATH, "-qa", "--qf",
-                          "%{name}\n"], check=True, stdout=subprocess.PIPE, text=True).stdout
-    return sorted(n for n in out.split() if n != "gpg-pubkey")
+                          "%{name} %{nvra}\n"], check=True, stdout=subprocess.PIPE,
+                         text=True).stdout
+    return sorted(line.split()[1] for line in out.splitlines()
+                  if line and line.split()[0] != "gpg-pubkey")
+
+
+def fixture_tag(bulk: int) -> str:
+    """What the fixture is made from: the fixture's own code and the bulk
+    packages, so a changed one is built anew rather than reused."""
+    made = Path(rpmmirror.__file__).read_bytes() + repr(bulk_specs(bulk)).encode()
+    return f"{bulk}-{hashlib.sha256(made).hexdigest()[:12]}"
 
 
 def workload(python: str, user: User, runs: int, bulk: int, state: Path) -> list[Comparison]:
@@ -92,7 +105,7 @@ def workload(python: str, user: User, runs: int, bulk: int, state: Path) -> list
     missing = rpmmirror.missing_tools() + [t for t in ("dnf", BUSYBOX) if not shutil.which(t)]
     if missing:
         raise measure.Failed(f"fedora: missing {', '.join(missing)}")
-    work = state / f"fedora-fixture-{bulk}"
+    work = state / f"fedora-fixture-{fixture_tag(bulk)}"
     repos = build_mirror(work, bulk)
     key = work / "key.asc"
     logs = user.home / "logs"
@@ -125,9 +138,12 @@ def workload(python: str, user: User, runs: int, bulk: int, state: Path) -> list
                 *(["--include", ",".join(extra)] if extra else []),
                 "--cache", str(cache), "--json"]), log=logs / "fedora-rootstrap.log")
             r = measure.rootstrap_json(sample, stdout)
-            ours = sorted(p["name"] for p in json.loads(stdout)["packages"])
-            files = sorted(path for name, path in repos.built.items()
-                           if name.rsplit("-", 2)[0] in ours)
+            # name-version-release.arch (the fixture has a package in two versions),
+            # as the manifest beside the tree lists them
+            manifest = json.loads(Path(f"{target}.manifest.json").read_text())
+            ours = sorted(f"{p['name']}-{p['version'].partition(':')[2] or p['version']}"
+                          f".{p['arch']}" for p in manifest["packages"])
+            files = [repos.built[f"{nvra}.rpm"] for nvra in ours]
             for old in [target, *target.parent.glob(f"{target.name}.*")]:
                 user.remove(old)
             root_target = dnf_work / "tree"

@@ -29,7 +29,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 # Everything the fixture builds has this date, so two builds give the same bytes.
 FIXTURE_EPOCH = 1700000000
@@ -583,7 +583,7 @@ class Request:
 
 
 class _Server(http.server.ThreadingHTTPServer):
-    def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+    def handle_error(self, request: Any, client_address: Any) -> None:
         # a client hanging up mid-answer (librepo does once it has what it wants)
         # is no fault of the mirror's
         if not isinstance(sys.exc_info()[1], ConnectionError):

@@ -6,8 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+CHECKOUT = Path(__file__).resolve().parent.parent
 
 CHECK = """
 from bootstrap import cores
@@ -21,7 +24,7 @@ print(cores.usable(), len(parsed._parse(text)), GzipWriter(io.BytesIO()).threads
 
 
 def _run(*prefix: str) -> list[int]:
-    out = subprocess.run([*prefix, sys.executable, "-c", CHECK], check=True,
+    out = subprocess.run([*prefix, sys.executable, "-c", CHECK], check=True, cwd=CHECKOUT,
                          stdout=subprocess.PIPE, text=True).stdout
     return [int(w) for w in out.split()]
 
