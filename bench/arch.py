@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import floor, measure
+from bench import bulk, floor, measure
 from bench.measure import Sample, Series
 from bench.report import Comparison
 from bench.users import CHECKOUT, User
@@ -38,14 +38,11 @@ from debmirror import MirrorServer, make_signer, stop_agent  # noqa: E402
 
 
 def bulk_specs(count: int) -> list[PkgSpec]:
-    """count packages sharing out the host's shared libraries (real, compressible
-    binaries, as most of a real package set is)."""
-    libs = sorted(p for p in Path("/usr/lib/x86_64-linux-gnu").glob("*.so.*")
-                  if p.is_file() and not p.is_symlink() and p.stat().st_size < (8 << 20))
+    """count packages sharing out the host's shared libraries (bench/bulk.py)."""
     specs = []
-    for k in range(count):
+    for k, libs in enumerate(bulk.shares(count)):
         files = [FileSpec(f"usr/lib/bulk{k}/{p.name}", source=str(p), mode=0o755)
-                 for p in libs[k::count]]
+                 for p in libs]
         specs.append(PkgSpec(f"bulk{k}", "1.0-1", desc="bench payload", files=tuple(files)))
     return specs
 

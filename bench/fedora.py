@@ -21,10 +21,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import floor, measure
+from bench import bulk, floor, measure
 from bench.measure import Series
 from bench.report import Comparison
 from bench.users import CHECKOUT, User
+from bootstrap.families.rpm import rpmdb
 
 sys.path.insert(0, str(CHECKOUT / "tests"))
 
@@ -33,17 +34,13 @@ from debmirror import MirrorServer, Signer, make_signer, stop_agent  # noqa: E40
 from rpmmirror import RpmFile, RpmSpec  # noqa: E402
 
 BUSYBOX = "/bin/busybox"
-DBPATH = "/usr/lib/sysimage/rpm"     # Fedora's; Debian's rpm would use ~/.rpmdb
 
 
 def bulk_specs(count: int) -> list[RpmSpec]:
-    """count packages sharing out the host's shared libraries (real, compressible
-    binaries, as most of a real package set is)."""
-    libs = sorted(p for p in Path("/usr/lib/x86_64-linux-gnu").glob("*.so.*")
-                  if p.is_file() and not p.is_symlink() and p.stat().st_size < (8 << 20))
+    """count packages sharing out the host's shared libraries (bench/bulk.py)."""
     return [RpmSpec(f"bulk{k}", files=(RpmFile(f"/usr/lib/bulk{k}", kind="dir"),) + tuple(
-        RpmFile(f"/usr/lib/bulk{k}/{p.name}", source=str(p), mode="0755")
-        for p in libs[k::count])) for k in range(count)]
+        RpmFile(f"/usr/lib/bulk{k}/{p.name}", source=str(p), mode="0755") for p in libs))
+        for k, libs in enumerate(bulk.shares(count))]
 
 
 def build_mirror(work: Path, bulk: int) -> rpmmirror.FedoraRepos:
@@ -85,8 +82,8 @@ def dnf_argv(work: Path, target: Path, names: list[str]) -> list[str]:
 def installed(root: Path) -> list[str]:
     """The packages of a tree's rpm database as name-version-release.arch, the
     imported key left out."""
-    out = subprocess.run(["rpm", "--root", str(root), "--dbpath", DBPATH, "-qa", "--qf",
-                          "%{name} %{nvra}\n"], check=True, stdout=subprocess.PIPE,
+    out = subprocess.run(["rpm", "--root", str(root), "--dbpath", f"/{rpmdb.DBPATH}", "-qa",
+                          "--qf", "%{name} %{nvra}\n"], check=True, stdout=subprocess.PIPE,
                          text=True).stdout
     return sorted(line.split()[1] for line in out.splitlines()
                   if line and line.split()[0] != "gpg-pubkey")
@@ -112,15 +109,11 @@ def workload(python: str, user: User, runs: int, bulk: int, state: Path) -> list
     user.mkdir(logs)
     dnf_work = state / "fedora-dnf"
     shutil.rmtree(dnf_work, ignore_errors=True)
-    (dnf_work / "home").mkdir(parents=True)
-    (dnf_work / "home" / ".rpmmacros").write_text(f"%_dbpath {DBPATH}\n")
-    (dnf_work / "repos.d").mkdir()
     cache = user.dir("fedora-cache")
     root = User("root", 0, 0, dnf_work)
     server = MirrorServer(repos.root)
-    (dnf_work / "repos.d" / "fixture.repo").write_text("".join(
-        f"[fixture-{r}]\nname=fixture {r}\nbaseurl={repos.repo_url(server.url, r)}\n"
-        f"gpgcheck=1\ngpgkey=file://{key}\n\n" for r in ("fedora", "updates")))
+    home = rpmmirror.dnf_host_config(
+        dnf_work, [(r, repos.repo_url(server.url, r)) for r in ("fedora", "updates")], key)
     extra = [f"bulk{k}" for k in range(bulk)]
     rs, dn = Series("rootstrap"), Series("dnf (root)")
     fl = Series("floor: decompress+write alone")
@@ -149,7 +142,7 @@ def workload(python: str, user: User, runs: int, bulk: int, state: Path) -> list
             root_target = dnf_work / "tree"
             shutil.rmtree(root_target, ignore_errors=True)
             d = measure.run(dnf_argv(dnf_work, root_target, ["dnf", *extra]),
-                            env=dict(os.environ, HOME=str(dnf_work / "home")),
+                            env=dict(os.environ, HOME=str(home)),
                             log=dnf_work / "run.log")[0]
             theirs = installed(root_target)
             shutil.rmtree(root_target, ignore_errors=True)

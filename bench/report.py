@@ -55,15 +55,14 @@ def show(c: Comparison, out: TextIO = sys.stdout) -> None:
     if phases:
         out.write(f"  {ours.name} phases (median s): "
                   + "  ".join(f"{k} {v:.2f}" for k, v in phases.items() if v >= 0.005) + "\n")
+    extra = phases.get(c.extra, 0.0) if c.extra else 0.0
     for f in c.floors:
-        extra = phases.get(c.extra, 0.0) if c.extra else 0.0
         plus = f" + {c.extra} {extra:.2f}" if c.extra else ""
         out.write(f"  ratio {ours.name}/({f.name}{plus}): "
                   f"{ours.median / (f.median + extra):.2f}\n")
     if c.extra and c.floors:
         # the least time of a build that did nothing but the floor's work, the
         # target's own configure and rootstrap's start: what a ratio can reach
-        extra = phases.get(c.extra, 0.0)
         least = c.floors[0].median + extra + (c.start.median if c.start else 0.0)
         parts = f"{c.floors[0].name} + {c.extra}" + (" + start" if c.start else "")
         for s in c.series[1:]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
+from bootstrap.families.rpm import rpmdb
 from debmirror import Signer
 
 ARCH = "x86_64"
@@ -516,3 +517,18 @@ def rename_files(path: Path, renames: Sequence[tuple[bytes, bytes]],
     path.write_bytes(data[:96] + sig + header + payload)
     if signer is not None:
         sign_rpm(path, signer)
+
+
+def dnf_host_config(work: Path, repo_urls: Sequence[tuple[str, str]], key: Path) -> Path:
+    """What the host's dnf needs to install from the fixture into an installroot:
+    a HOME whose rpm keeps its database where Fedora's does (Debian's rpm would
+    use ~/.rpmdb) and a repos.d naming each repository (name, base URL) with key
+    as its gpgkey. Returns the HOME."""
+    home = work / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / ".rpmmacros").write_text(f"%_dbpath /{rpmdb.DBPATH}\n")
+    (work / "repos.d").mkdir(exist_ok=True)
+    (work / "repos.d" / "fixture.repo").write_text("".join(
+        f"[fixture-{repo}]\nname=fixture {repo}\nbaseurl={url}\n"
+        f"gpgcheck=1\ngpgkey=file://{key}\n\n" for repo, url in repo_urls))
+    return home

@@ -62,15 +62,11 @@ def dnf_reference(fedora_mirror, session_dir: Path) -> Callable[..., Path]:
     if not shutil.which("dnf"):
         pytest.fail("the reference roots need the host's dnf (tests/run installs it)")
     work = session_dir / "fedora-reference"
-    (work / "home").mkdir(parents=True, exist_ok=True)
-    # Debian's rpm keeps its database in ~/.rpmdb unless told Fedora's place
-    (work / "home" / ".rpmmacros").write_text(f"%_dbpath {DBPATH}\n")
+    work.mkdir(parents=True, exist_ok=True)
     key = work / "key.asc"
     key.write_text(rpmmirror.armored(fedora_mirror.repos.signer))
-    (work / "repos.d").mkdir(exist_ok=True)
-    (work / "repos.d" / "fixture.repo").write_text("".join(
-        f"[fixture-{repo}]\nname=fixture {repo}\nbaseurl={fedora_mirror.repo_url(repo)}\n"
-        f"gpgcheck=1\ngpgkey=file://{key}\n\n" for repo in ("fedora", "updates")))
+    home = rpmmirror.dnf_host_config(
+        work, [(repo, fedora_mirror.repo_url(repo)) for repo in ("fedora", "updates")], key)
     made: dict[tuple[tuple[str, ...], bool], Path] = {}
 
     def reference(names: Sequence[str], weak: bool = False) -> Path:
@@ -81,7 +77,7 @@ def dnf_reference(fedora_mirror, session_dir: Path) -> Callable[..., Path]:
             ["dnf", "-y", "--installroot", str(root), "--releasever", rpmmirror.RELEASE,
              f"--setopt=reposdir={work / 'repos.d'}",
              f"--setopt=install_weak_deps={weak}", "install", *names],
-            capture_output=True, text=True, env=dict(os.environ, HOME=str(work / "home")))
+            capture_output=True, text=True, env=dict(os.environ, HOME=str(home)))
         assert proc.returncode == 0, proc.stdout + proc.stderr
         made[(tuple(names), weak)] = root
         return root
